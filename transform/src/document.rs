@@ -1,0 +1,484 @@
+//! The document we deliver to OpenSearch, and how a post becomes one.
+//!
+//! A [`StreamPost`] plus the record's arrival time come in; a [`Document`] goes out
+//! (one single-line, snake_case JSON object with a `schema_version`), or the reason the
+//! policy drops the post. `kibana/index-template.json` maps exactly these fields; a field
+//! renamed here is renamed there in the same commit.
+
+use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use serde::Serialize;
+
+use crate::config::{Config, MultiCategory};
+use crate::error::RecordError;
+use crate::post::StreamPost;
+use crate::sentiment::Sentiment;
+
+/// Version of the document schema; bumped on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// `category` of a post that matched no tagged rule.
+pub const UNCATEGORIZED: &str = "uncategorized";
+/// `category` of a post that matched rules with different tags (with `MULTI_CATEGORY=multiple`).
+pub const MULTIPLE: &str = "multiple";
+
+/// One cleaned post, as indexed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Document {
+    /// Schema version ([`SCHEMA_VERSION`]).
+    pub schema_version: u32,
+    /// Post id at the source.
+    pub post_id: String,
+    /// `x` or `bluesky`.
+    pub source: String,
+    /// Text with HTML entities decoded.
+    pub text: String,
+    /// Length of `text` in Unicode characters.
+    pub text_length: u32,
+    /// Language code from the source.
+    pub lang: Option<String>,
+    /// When the post was created (ISO-8601 UTC, milliseconds).
+    pub created_at: Option<String>,
+    /// When the record reached Firehose.
+    pub arrived_at: String,
+    /// When this Lambda invocation processed it.
+    pub processed_at: String,
+    /// The author.
+    pub author: Author,
+    /// Primary category.
+    pub category: String,
+    /// Every matching rule tag, de-duplicated, in rule order.
+    pub categories: Vec<String>,
+    /// Public metrics.
+    pub metrics: Metrics,
+    /// Whether media is attached.
+    pub has_media: bool,
+    /// Types of the attached media (`photo`, `video`, `animated_gif`), de-duplicated.
+    pub media_types: Vec<String>,
+    /// Hashtags, lower-cased, de-duplicated, without `#`.
+    pub hashtags: Vec<String>,
+    /// Mentioned usernames, lower-cased, de-duplicated, without `@`.
+    pub mentions: Vec<String>,
+    /// Number of links in the text.
+    pub url_count: u32,
+    /// A retweet (`referenced_tweets` type `retweeted`, or text starting `RT @`).
+    pub is_retweet: bool,
+    /// A reply.
+    pub is_reply: bool,
+    /// A quote post.
+    pub is_quote: bool,
+    /// Sentiment of `text`, `null` when none was computed.
+    pub sentiment: Option<Sentiment>,
+}
+
+/// The `author` object of a document.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Author {
+    /// User id.
+    pub id: Option<String>,
+    /// Handle, from `includes.users`.
+    pub username: Option<String>,
+    /// Display name, from `includes.users`.
+    pub name: Option<String>,
+    /// Followers, from `includes.users`.
+    pub followers: Option<u64>,
+}
+
+/// The `metrics` object of a document.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Metrics {
+    /// Retweets.
+    pub retweets: u64,
+    /// Replies.
+    pub replies: u64,
+    /// Likes.
+    pub likes: u64,
+    /// Quote posts.
+    pub quotes: u64,
+    /// Impressions, when the source reports them.
+    pub impressions: Option<u64>,
+    /// Bookmarks, when the source reports them.
+    pub bookmarks: Option<u64>,
+    /// retweets + replies + likes + quotes (+ bookmarks when present).
+    pub engagement: u64,
+}
+
+/// Why the policy drops a post on purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DropReason {
+    /// A retweet, with `DROP_RETWEETS` on.
+    Retweet,
+    /// A language outside `LANGUAGES`.
+    Language,
+    /// Text shorter than `MIN_TEXT_LENGTH`.
+    TooShort,
+}
+
+impl DropReason {
+    /// Stable snake_case name, for counters and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::Retweet => "retweet",
+            DropReason::Language => "language",
+            DropReason::TooShort => "too_short",
+        }
+    }
+}
+
+/// What cleaning made of a post.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cleaned {
+    /// Keep: the document, with `sentiment` still to fill.
+    Keep(Box<Document>),
+    /// Filtered on purpose.
+    Drop(DropReason),
+}
+
+/// Formats milliseconds since the epoch as ISO-8601 UTC with milliseconds.
+pub fn iso_millis(ms: i64) -> String {
+    match Utc.timestamp_millis_opt(ms).single() {
+        Some(t) => t.to_rfc3339_opts(SecondsFormat::Millis, true),
+        None => iso(DateTime::<Utc>::UNIX_EPOCH),
+    }
+}
+
+/// Formats a time as ISO-8601 UTC with milliseconds.
+pub fn iso(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Turns a post into a document, or says why the policy drops it.
+///
+/// `arrival_ms` is the record's `approximateArrivalTimestamp`; `processed_at` is the
+/// invocation's time, already formatted.
+pub fn clean(
+    post: StreamPost,
+    arrival_ms: i64,
+    processed_at: &str,
+    config: &Config,
+) -> Result<Cleaned, RecordError> {
+    let StreamPost {
+        data,
+        includes,
+        matching_rules,
+        source,
+    } = post;
+    if data.id.is_empty() {
+        return Err(RecordError::EmptyField("data.id"));
+    }
+    let text = decode_entities(&data.text);
+    let is_retweet =
+        data.referenced_tweets.iter().any(|r| r.kind == "retweeted") || text.starts_with("RT @");
+    if is_retweet && config.drop_retweets {
+        return Ok(Cleaned::Drop(DropReason::Retweet));
+    }
+    let lang = data.lang.map(|l| l.to_ascii_lowercase());
+    if let Some(allowed) = &config.languages {
+        if !lang.as_ref().is_some_and(|l| allowed.contains(l)) {
+            return Ok(Cleaned::Drop(DropReason::Language));
+        }
+    }
+    let text_length = text.chars().count();
+    if text_length < config.min_text_length {
+        return Ok(Cleaned::Drop(DropReason::TooShort));
+    }
+
+    let mut categories: Vec<String> = Vec::with_capacity(matching_rules.len());
+    for tag in matching_rules.into_iter().filter_map(|r| r.tag) {
+        if !tag.is_empty() && !categories.contains(&tag) {
+            categories.push(tag);
+        }
+    }
+    let category = match (categories.as_slice(), config.multi_category) {
+        ([], _) => UNCATEGORIZED.to_string(),
+        ([one], _) => one.clone(),
+        ([first, ..], MultiCategory::First) => first.clone(),
+        (_, MultiCategory::Multiple) => MULTIPLE.to_string(),
+    };
+
+    let mut author = Author {
+        id: data.author_id,
+        ..Author::default()
+    };
+    if let Some(user) = author
+        .id
+        .as_ref()
+        .and_then(|id| includes.users.iter().find(|u| &u.id == id))
+    {
+        author.username = user.username.clone();
+        author.name = user.name.clone();
+        author.followers = user.public_metrics.as_ref().and_then(|m| m.followers_count);
+    }
+
+    let m = data.public_metrics.unwrap_or_default();
+    let metrics = Metrics {
+        retweets: m.retweet_count,
+        replies: m.reply_count,
+        likes: m.like_count,
+        quotes: m.quote_count,
+        impressions: m.impression_count,
+        bookmarks: m.bookmark_count,
+        engagement: m
+            .retweet_count
+            .saturating_add(m.reply_count)
+            .saturating_add(m.like_count)
+            .saturating_add(m.quote_count)
+            .saturating_add(m.bookmark_count.unwrap_or(0)),
+    };
+
+    let media_keys = data.attachments.map(|a| a.media_keys).unwrap_or_default();
+    let mut media_types: Vec<String> = Vec::new();
+    for key in &media_keys {
+        if let Some(media) = includes.media.iter().find(|m| &m.media_key == key) {
+            if !media_types.contains(&media.kind) {
+                media_types.push(media.kind.clone());
+            }
+        }
+    }
+
+    let entities = data.entities.unwrap_or_default();
+    let hashtags = lower_unique(entities.hashtags.into_iter().map(|h| h.tag));
+    let mentions = lower_unique(entities.mentions.into_iter().map(|m| m.username));
+
+    Ok(Cleaned::Keep(Box::new(Document {
+        schema_version: SCHEMA_VERSION,
+        post_id: data.id,
+        source: source
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "x".to_string()),
+        text_length: u32::try_from(text_length).unwrap_or(u32::MAX),
+        text,
+        lang,
+        created_at: data.created_at.map(|c| normalise_time(&c)),
+        arrived_at: iso_millis(arrival_ms),
+        processed_at: processed_at.to_string(),
+        author,
+        category,
+        categories,
+        metrics,
+        has_media: !media_keys.is_empty(),
+        media_types,
+        hashtags,
+        mentions,
+        url_count: u32::try_from(entities.urls.len()).unwrap_or(u32::MAX),
+        is_retweet,
+        is_reply: data.in_reply_to_user_id.is_some()
+            || data
+                .referenced_tweets
+                .iter()
+                .any(|r| r.kind == "replied_to"),
+        is_quote: data.referenced_tweets.iter().any(|r| r.kind == "quoted"),
+        sentiment: None,
+    })))
+}
+
+/// Re-formats an RFC 3339 time as UTC with milliseconds; other text is kept as it came
+/// (the index template then rejects it, and Firehose backs the document up).
+fn normalise_time(value: &str) -> String {
+    match DateTime::parse_from_rfc3339(value) {
+        Ok(t) => iso(t.with_timezone(&Utc)),
+        Err(_) => value.to_string(),
+    }
+}
+
+fn lower_unique(items: impl Iterator<Item = String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for item in items {
+        let item = item.to_lowercase();
+        if !item.is_empty() && !out.contains(&item) {
+            out.push(item);
+        }
+    }
+    out
+}
+
+/// Decodes the HTML entities the X API puts in post text (`&amp;`, `&lt;`, `&gt;`, and
+/// for robustness `&quot;`, `&apos;`, `&#NN;`, `&#xHH;`). Anything else is kept as is.
+pub fn decode_entities(text: &str) -> String {
+    if !text.contains('&') {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(pos) = rest.find('&') {
+        out.push_str(&rest[..pos]);
+        rest = &rest[pos..];
+        match decode_one(rest) {
+            Some((ch, used)) => {
+                out.push(ch);
+                rest = &rest[used..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Decodes the entity at the start of `s` (which starts with `&`): the character and the
+/// bytes it used.
+fn decode_one(s: &str) -> Option<(char, usize)> {
+    // The longest entity we decode is `&#x10FFFF;` (10 bytes).
+    let semi = s.bytes().take(11).position(|b| b == b';')?;
+    let name = &s[1..semi];
+    let ch = match name {
+        "amp" => '&',
+        "lt" => '<',
+        "gt" => '>',
+        "quot" => '"',
+        "apos" => '\'',
+        _ => {
+            let num = name.strip_prefix('#')?;
+            let code = match num.strip_prefix(['x', 'X']) {
+                Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+                None => num.parse::<u32>().ok()?,
+            };
+            char::from_u32(code).filter(|c| *c != '\0')?
+        }
+    };
+    Some((ch, semi + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn post(json: &str) -> StreamPost {
+        serde_json::from_str(json).unwrap()
+    }
+
+    fn keep(json: &str, config: &Config) -> Document {
+        match clean(
+            post(json),
+            1_700_000_000_123,
+            "2026-01-01T00:00:00.000Z",
+            config,
+        )
+        .unwrap()
+        {
+            Cleaned::Keep(doc) => *doc,
+            Cleaned::Drop(r) => panic!("dropped: {r:?}"),
+        }
+    }
+
+    #[test]
+    fn entities_are_decoded() {
+        assert_eq!(
+            decode_entities("cats &amp; dogs &lt;3 &gt;_&lt;"),
+            "cats & dogs <3 >_<"
+        );
+        assert_eq!(decode_entities("&#39;hi&#x1F431;&quot;"), "'hi🐱\"");
+        assert_eq!(
+            decode_entities("AT&T & &bogus; &#xZZ; &"),
+            "AT&T & &bogus; &#xZZ; &"
+        );
+        assert_eq!(decode_entities("&amp;amp;"), "&amp;");
+        assert_eq!(decode_entities("&#0; &#1114112;"), "&#0; &#1114112;");
+        assert_eq!(decode_entities("é&amp"), "é&amp");
+    }
+
+    #[test]
+    fn a_full_post_becomes_the_documented_fields() {
+        let doc = keep(
+            r#"{"data":{"id":"42","text":"Cats &amp; dogs #Caturday #caturday @Bob https://t.co/x",
+            "created_at":"2023-03-14T15:09:26.000Z","lang":"EN","author_id":"7",
+            "public_metrics":{"retweet_count":1,"reply_count":2,"like_count":3,"quote_count":4,"bookmark_count":5,"impression_count":100},
+            "entities":{"hashtags":[{"tag":"Caturday"},{"tag":"caturday"}],"mentions":[{"username":"Bob"}],"urls":[{"url":"https://t.co/x"}]},
+            "attachments":{"media_keys":["3_1","3_2","7_1"]},
+            "referenced_tweets":[{"type":"quoted","id":"9"}]},
+            "includes":{"users":[{"id":"7","username":"kitty","name":"Kit","public_metrics":{"followers_count":12}}],
+                        "media":[{"media_key":"3_1","type":"photo"},{"media_key":"3_2","type":"photo"},{"media_key":"7_1","type":"video"}]},
+            "matching_rules":[{"id":"1","tag":"cats"},{"id":"2","tag":"dogs"},{"id":"3","tag":"cats"}]}"#,
+            &Config::default(),
+        );
+        assert_eq!(
+            doc.text,
+            "Cats & dogs #Caturday #caturday @Bob https://t.co/x"
+        );
+        assert_eq!(doc.text_length, 51);
+        assert_eq!(doc.lang.as_deref(), Some("en"));
+        assert_eq!(doc.created_at.as_deref(), Some("2023-03-14T15:09:26.000Z"));
+        assert_eq!(doc.arrived_at, "2023-11-14T22:13:20.123Z");
+        assert_eq!(doc.categories, vec!["cats", "dogs"]);
+        assert_eq!(doc.category, "multiple");
+        assert_eq!(doc.author.username.as_deref(), Some("kitty"));
+        assert_eq!(doc.author.followers, Some(12));
+        assert_eq!(doc.metrics.engagement, 15);
+        assert_eq!(doc.metrics.impressions, Some(100));
+        assert_eq!(doc.media_types, vec!["photo", "video"]);
+        assert!(doc.has_media);
+        assert_eq!(doc.hashtags, vec!["caturday"]);
+        assert_eq!(doc.mentions, vec!["bob"]);
+        assert_eq!(doc.url_count, 1);
+        assert!(doc.is_quote && !doc.is_reply && !doc.is_retweet);
+        assert_eq!(doc.source, "x");
+    }
+
+    #[test]
+    fn primary_category_policy() {
+        let both =
+            r#"{"data":{"id":"1","text":"t"},"matching_rules":[{"tag":"dogs"},{"tag":"cats"}]}"#;
+        let first = Config {
+            multi_category: MultiCategory::First,
+            ..Config::default()
+        };
+        assert_eq!(keep(both, &first).category, "dogs");
+        assert_eq!(keep(both, &Config::default()).category, "multiple");
+        let none = r#"{"data":{"id":"1","text":"t"},"matching_rules":[{"id":"5"}]}"#;
+        assert_eq!(keep(none, &Config::default()).category, "uncategorized");
+        assert!(keep(none, &Config::default()).categories.is_empty());
+    }
+
+    #[test]
+    fn policy_drops_on_purpose() {
+        let rt = r#"{"data":{"id":"1","text":"RT @a: hi","lang":"en"}}"#;
+        let es = r#"{"data":{"id":"1","text":"hola mundo","lang":"es"}}"#;
+        let no_lang = r#"{"data":{"id":"1","text":"hello"}}"#;
+        let drop = |json: &str, config: &Config| match clean(post(json), 0, "", config).unwrap() {
+            Cleaned::Drop(r) => Some(r),
+            Cleaned::Keep(_) => None,
+        };
+        let default = Config::default();
+        assert_eq!(drop(rt, &default), Some(DropReason::Retweet));
+        let keep_rt = Config {
+            drop_retweets: false,
+            ..Config::default()
+        };
+        assert_eq!(drop(rt, &keep_rt), None);
+        let en_only = Config {
+            languages: Some(vec!["en".into()]),
+            ..Config::default()
+        };
+        assert_eq!(drop(es, &en_only), Some(DropReason::Language));
+        assert_eq!(drop(no_lang, &en_only), Some(DropReason::Language));
+        let min = Config {
+            min_text_length: 6,
+            ..Config::default()
+        };
+        assert_eq!(drop(no_lang, &min), Some(DropReason::TooShort));
+        assert_eq!(drop(es, &min), None);
+    }
+
+    #[test]
+    fn created_at_is_normalised_to_utc_millis() {
+        assert_eq!(
+            normalise_time("2023-03-14T17:09:26+02:00"),
+            "2023-03-14T15:09:26.000Z"
+        );
+        assert_eq!(normalise_time("yesterday"), "yesterday");
+    }
+
+    #[test]
+    fn empty_id_is_an_error() {
+        let err = clean(
+            post(r#"{"data":{"id":"","text":"x"}}"#),
+            0,
+            "",
+            &Config::default(),
+        )
+        .unwrap_err();
+        assert_eq!(err.reason(), "empty_field");
+    }
+}

@@ -1,0 +1,192 @@
+//! The Kinesis Data Firehose data-transformation contract: the event Firehose sends to
+//! the Lambda and the response it expects back.
+//!
+//! We own these wire types instead of using `aws_lambda_events`, because that crate
+//! decodes every record's base64 while deserialising the whole event, so one bad record
+//! would fail the batch. Here `data` stays a string and is decoded per record.
+
+use serde::{Deserialize, Serialize};
+
+/// Lambda's synchronous response payload limit; Firehose rejects a larger response.
+pub const RESPONSE_LIMIT_BYTES: usize = 6_000_000;
+
+/// The transformation event Firehose invokes the Lambda with.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FirehoseEvent {
+    /// Unique id of this invocation.
+    #[serde(default)]
+    pub invocation_id: String,
+    /// ARN of the delivery stream that invoked us.
+    #[serde(default)]
+    pub delivery_stream_arn: String,
+    /// ARN of the source Kinesis data stream, when the delivery stream reads one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_kinesis_stream_arn: Option<String>,
+    /// AWS region of the delivery stream.
+    #[serde(default)]
+    pub region: String,
+    /// The buffered records, in delivery order.
+    #[serde(default)]
+    pub records: Vec<FirehoseRecord>,
+}
+
+/// One buffered record as Firehose sends it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FirehoseRecord {
+    /// Id that the response must echo exactly once, in the same position.
+    pub record_id: String,
+    /// When the record reached Firehose, in milliseconds since the Unix epoch.
+    #[serde(default)]
+    pub approximate_arrival_timestamp: i64,
+    /// The record's bytes, base64-encoded; decoded per record, never for the whole event.
+    #[serde(default)]
+    pub data: String,
+    /// Present when the delivery stream's source is a Kinesis data stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kinesis_record_metadata: Option<KinesisRecordMetadata>,
+}
+
+/// Kinesis data stream metadata of a record (Kinesis-stream sources only).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KinesisRecordMetadata {
+    /// Shard the record was read from.
+    #[serde(default)]
+    pub shard_id: String,
+    /// Partition key the producer used.
+    #[serde(default)]
+    pub partition_key: String,
+    /// When Kinesis accepted the record, in milliseconds since the Unix epoch.
+    #[serde(default)]
+    pub approximate_arrival_timestamp: i64,
+    /// Kinesis sequence number.
+    #[serde(default)]
+    pub sequence_number: String,
+    /// Sub-sequence number of a de-aggregated KPL record.
+    #[serde(default)]
+    pub subsequence_number: String,
+}
+
+/// What Firehose should do with one record; serialises to exactly the three values it accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum RecordResult {
+    /// Transformed: deliver `data`.
+    Ok,
+    /// Filtered on purpose: deliver nothing, count it as successfully processed.
+    Dropped,
+    /// Could not be transformed: Firehose backs the record up under `processing-failed/`.
+    ProcessingFailed,
+}
+
+impl RecordResult {
+    /// The wire value, as Firehose spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordResult::Ok => "Ok",
+            RecordResult::Dropped => "Dropped",
+            RecordResult::ProcessingFailed => "ProcessingFailed",
+        }
+    }
+}
+
+/// The response the Lambda returns to Firehose: one record per input record, same order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FirehoseResponse {
+    /// One entry per input record, in input order.
+    pub records: Vec<ResponseRecord>,
+}
+
+/// The outcome of one record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResponseRecord {
+    /// The input record's id, echoed.
+    pub record_id: String,
+    /// What Firehose should do with it.
+    pub result: RecordResult,
+    /// Base64 document for `Ok`, the original bytes for `ProcessingFailed`, empty for `Dropped`.
+    pub data: String,
+}
+
+impl ResponseRecord {
+    /// Bytes this record adds to the serialised response (`{...},` included).
+    pub fn wire_len(&self) -> usize {
+        wire_len(&self.record_id, self.result, self.data.len())
+    }
+}
+
+/// Serialised size of one response record with these parts, separator included.
+///
+/// Record ids from Firehose are plain ASCII; an id that needs JSON escaping is measured
+/// exactly by serialising it.
+pub fn wire_len(record_id: &str, result: RecordResult, data_len: usize) -> usize {
+    // {"recordId":"","result":"","data":""},
+    const FIXED: usize = 38;
+    let id_len = if record_id
+        .bytes()
+        .all(|b| b >= 0x20 && b != b'"' && b != b'\\' && b < 0x7f)
+    {
+        record_id.len()
+    } else {
+        serde_json::to_string(record_id).map_or(record_id.len() * 6, |s| s.len() - 2)
+    };
+    FIXED + id_len + result.as_str().len() + data_len
+}
+
+/// Serialised size of a response holding these records (`{"records":[...]}`).
+pub fn response_len(records: &[ResponseRecord]) -> usize {
+    // {"records":[ ... ]} minus the trailing comma of the last record
+    let body: usize = records.iter().map(ResponseRecord::wire_len).sum();
+    14 + body - usize::from(!records.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(id: &str, result: RecordResult, data: &str) -> ResponseRecord {
+        ResponseRecord {
+            record_id: id.into(),
+            result,
+            data: data.into(),
+        }
+    }
+
+    #[test]
+    fn result_serialises_to_firehose_values() {
+        let got = serde_json::to_string(&[
+            RecordResult::Ok,
+            RecordResult::Dropped,
+            RecordResult::ProcessingFailed,
+        ])
+        .unwrap();
+        assert_eq!(got, r#"["Ok","Dropped","ProcessingFailed"]"#);
+    }
+
+    #[test]
+    fn response_len_matches_serialised_length() {
+        for records in [
+            vec![],
+            vec![rec("a", RecordResult::Ok, "eyJ9")],
+            vec![
+                rec("4954-1", RecordResult::Dropped, ""),
+                rec("x\"y\\z\u{1}é", RecordResult::ProcessingFailed, "AAAA"),
+                rec("", RecordResult::Ok, "QUJD"),
+            ],
+        ] {
+            let resp = FirehoseResponse { records };
+            let json = serde_json::to_string(&resp).unwrap();
+            assert_eq!(response_len(&resp.records), json.len(), "{json}");
+        }
+    }
+
+    #[test]
+    fn event_without_optional_parts_deserialises() {
+        let ev: FirehoseEvent =
+            serde_json::from_str(r#"{"records":[{"recordId":"1","data":"e30="}]}"#).unwrap();
+        assert_eq!(ev.records[0].approximate_arrival_timestamp, 0);
+        assert!(ev.records[0].kinesis_record_metadata.is_none());
+    }
+}

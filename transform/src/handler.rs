@@ -1,0 +1,460 @@
+//! One invocation: a Firehose event in, a Firehose response and a [`Report`] out.
+//!
+//! Each record is decoded on its own (base64, UTF-8, JSON), cleaned, filtered by the
+//! policy, then all kept documents are scored by the analyzer in one batch and encoded.
+//! Every input record gets exactly one response record, same id, same position, with a
+//! result decided on purpose and counted. The response never exceeds the configured
+//! limit: when the documents would not fit, the records whose documents save the most
+//! bytes go back as `ProcessingFailed` with their original bytes (reason
+//! `response_too_large`), which Firehose backs up to S3 for replay.
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tracing::{debug, warn};
+
+use crate::config::Config;
+use crate::document::{clean, iso, Cleaned, Document};
+use crate::error::RecordError;
+use crate::firehose::{
+    response_len, wire_len, FirehoseEvent, FirehoseRecord, FirehoseResponse, RecordResult,
+    ResponseRecord,
+};
+use crate::post::StreamPost;
+use crate::sentiment::{Analyzer, SentimentRequest};
+
+/// The transform: configuration plus analyzer, built once at cold start.
+pub struct Transformer<A> {
+    config: Config,
+    analyzer: A,
+}
+
+/// The response could not be brought under the limit (only possible when the event
+/// itself is larger than Lambda accepts); the invocation fails and Firehose retries it.
+#[derive(Debug, thiserror::Error)]
+#[error("response of {size} bytes exceeds the {limit}-byte limit even with every record returned as it came")]
+pub struct ResponseTooLarge {
+    /// Smallest response we could make.
+    pub size: usize,
+    /// The limit.
+    pub limit: usize,
+}
+
+/// What one invocation did: counts per outcome and reason, bytes and time.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Report {
+    /// Records in the event.
+    pub records: u64,
+    /// Records returned `Ok`.
+    pub ok: u64,
+    /// Records returned `Dropped`.
+    pub dropped: u64,
+    /// Records returned `ProcessingFailed`.
+    pub failed: u64,
+    /// `Dropped` records per reason (`retweet`, `language`, `too_short`).
+    pub dropped_by_reason: BTreeMap<&'static str, u64>,
+    /// `ProcessingFailed` records per reason (`invalid_base64`, `truncated_json`, ...).
+    pub failed_by_reason: BTreeMap<&'static str, u64>,
+    /// `Ok` documents per primary category.
+    pub categories: BTreeMap<String, u64>,
+    /// `Ok` documents per sentiment label (`none` when the analyzer gave none).
+    pub sentiment_labels: BTreeMap<&'static str, u64>,
+    /// Record ids that appeared more than once in the event (each occurrence is answered).
+    pub duplicate_record_ids: u64,
+    /// Decoded payload bytes in.
+    pub bytes_in: u64,
+    /// Serialised response bytes out.
+    pub bytes_out: u64,
+    /// Time spent in the transform.
+    #[serde(serialize_with = "as_millis")]
+    pub duration: Duration,
+}
+
+fn as_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64() * 1000.0)
+}
+
+impl Report {
+    fn count_failed(&mut self, reason: &'static str) {
+        self.failed += 1;
+        *self.failed_by_reason.entry(reason).or_default() += 1;
+    }
+
+    /// Adds another invocation's counts to this one (for multi-event runs).
+    pub fn merge(&mut self, other: &Report) {
+        self.records += other.records;
+        self.ok += other.ok;
+        self.dropped += other.dropped;
+        self.failed += other.failed;
+        for (k, v) in &other.dropped_by_reason {
+            *self.dropped_by_reason.entry(k).or_default() += v;
+        }
+        for (k, v) in &other.failed_by_reason {
+            *self.failed_by_reason.entry(k).or_default() += v;
+        }
+        for (k, v) in &other.categories {
+            *self.categories.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &other.sentiment_labels {
+            *self.sentiment_labels.entry(k).or_default() += v;
+        }
+        self.duplicate_record_ids += other.duplicate_record_ids;
+        self.bytes_in += other.bytes_in;
+        self.bytes_out += other.bytes_out;
+        self.duration += other.duration;
+    }
+}
+
+/// Where one record stands between decoding and encoding.
+enum Stage {
+    Keep(Box<Document>),
+    Dropped(&'static str),
+    Failed(RecordError),
+}
+
+impl<A: Analyzer> Transformer<A> {
+    /// A transformer with this configuration and analyzer.
+    pub fn new(config: Config, analyzer: A) -> Self {
+        Transformer { config, analyzer }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The analyzer in use.
+    pub fn analyzer(&self) -> &A {
+        &self.analyzer
+    }
+
+    /// Transforms one event. `now` becomes every document's `processed_at`.
+    pub async fn transform(
+        &self,
+        event: &FirehoseEvent,
+        now: DateTime<Utc>,
+    ) -> Result<(FirehoseResponse, Report), ResponseTooLarge> {
+        let started = Instant::now();
+        let processed_at = iso(now);
+        let mut report = Report {
+            records: event.records.len() as u64,
+            ..Report::default()
+        };
+
+        let mut stages: Vec<Stage> = event
+            .records
+            .iter()
+            .map(|record| {
+                let stage = self.stage(record, &processed_at, &mut report.bytes_in);
+                if let Stage::Failed(err) = &stage {
+                    warn!(record_id = %record.record_id, reason = err.reason(), error = %err, "record failed");
+                }
+                stage
+            })
+            .collect();
+
+        self.score(&mut stages).await;
+
+        let mut records = Vec::with_capacity(stages.len());
+        let mut doc_buf = Vec::with_capacity(4096);
+        for (record, stage) in event.records.iter().zip(&stages) {
+            let (result, data) = match stage {
+                Stage::Keep(doc) => {
+                    doc_buf.clear();
+                    match serde_json::to_writer(&mut doc_buf, doc) {
+                        Ok(()) => {
+                            doc_buf.push(b'\n');
+                            (RecordResult::Ok, STANDARD.encode(&doc_buf))
+                        }
+                        // Not reachable with our types; kept so a future field cannot panic.
+                        Err(err) => {
+                            warn!(record_id = %record.record_id, error = %err, "document did not serialise");
+                            (RecordResult::ProcessingFailed, record.data.clone())
+                        }
+                    }
+                }
+                Stage::Dropped(_) => (RecordResult::Dropped, String::new()),
+                Stage::Failed(_) => (RecordResult::ProcessingFailed, record.data.clone()),
+            };
+            records.push(ResponseRecord {
+                record_id: record.record_id.clone(),
+                result,
+                data,
+            });
+        }
+
+        let overflow = fit_to_limit(&event.records, &mut records, self.config.response_limit)?;
+        for &i in &overflow {
+            stages[i] = Stage::Failed(RecordError::ResponseTooLarge);
+        }
+        if !overflow.is_empty() {
+            warn!(
+                records = overflow.len(),
+                limit = self.config.response_limit,
+                "response over the limit: records returned as ProcessingFailed for replay"
+            );
+        }
+
+        for stage in &stages {
+            match stage {
+                Stage::Keep(doc) => {
+                    report.ok += 1;
+                    *report.categories.entry(doc.category.clone()).or_default() += 1;
+                    let label = doc.sentiment.as_ref().map_or("none", |s| s.label.as_str());
+                    *report.sentiment_labels.entry(label).or_default() += 1;
+                }
+                Stage::Dropped(reason) => {
+                    report.dropped += 1;
+                    *report.dropped_by_reason.entry(reason).or_default() += 1;
+                }
+                Stage::Failed(err) => report.count_failed(err.reason()),
+            }
+        }
+        report.duplicate_record_ids = count_duplicates(&event.records);
+        if report.duplicate_record_ids > 0 {
+            warn!(
+                duplicates = report.duplicate_record_ids,
+                "event has duplicated record ids; each occurrence is answered in place"
+            );
+        }
+        report.bytes_out = response_len(&records) as u64;
+        report.duration = started.elapsed();
+        Ok((FirehoseResponse { records }, report))
+    }
+
+    /// Decodes, parses and cleans one record.
+    fn stage(&self, record: &FirehoseRecord, processed_at: &str, bytes_in: &mut u64) -> Stage {
+        let bytes = match STANDARD.decode(record.data.as_bytes()) {
+            Ok(bytes) => bytes,
+            Err(err) => return Stage::Failed(RecordError::NotBase64(err.to_string())),
+        };
+        *bytes_in += bytes.len() as u64;
+        let text = match std::str::from_utf8(&bytes) {
+            Ok(text) => text,
+            Err(err) => {
+                return Stage::Failed(RecordError::NotUtf8 {
+                    valid_up_to: err.valid_up_to(),
+                })
+            }
+        };
+        if text.trim().is_empty() {
+            return Stage::Failed(RecordError::Empty);
+        }
+        let post: StreamPost = match serde_json::from_str(text) {
+            Ok(post) => post,
+            Err(err) => return Stage::Failed(RecordError::from_json(&err)),
+        };
+        match clean(
+            post,
+            record.approximate_arrival_timestamp,
+            processed_at,
+            &self.config,
+        ) {
+            Ok(Cleaned::Keep(doc)) => {
+                debug!(record_id = %record.record_id, post_id = %doc.post_id, "record kept");
+                Stage::Keep(doc)
+            }
+            Ok(Cleaned::Drop(reason)) => {
+                debug!(record_id = %record.record_id, reason = reason.as_str(), "record dropped");
+                Stage::Dropped(reason.as_str())
+            }
+            Err(err) => Stage::Failed(err),
+        }
+    }
+
+    /// Scores every kept document in one analyzer batch.
+    async fn score(&self, stages: &mut [Stage]) {
+        let batch: Vec<SentimentRequest<'_>> = stages
+            .iter()
+            .filter_map(|s| match s {
+                Stage::Keep(doc) => Some(SentimentRequest {
+                    text: &doc.text,
+                    lang: doc.lang.as_deref(),
+                }),
+                _ => None,
+            })
+            .collect();
+        if batch.is_empty() {
+            return;
+        }
+        let mut scores = self.analyzer.analyze(&batch).await.into_iter();
+        for stage in stages.iter_mut() {
+            if let Stage::Keep(doc) = stage {
+                doc.sentiment = scores.next().flatten();
+            }
+        }
+    }
+}
+
+/// Brings the response under `limit` by returning `Ok` records as `ProcessingFailed`
+/// with their original data, most bytes saved first. Returns the indexes changed.
+fn fit_to_limit(
+    input: &[FirehoseRecord],
+    records: &mut [ResponseRecord],
+    limit: usize,
+) -> Result<Vec<usize>, ResponseTooLarge> {
+    let mut size = response_len(records);
+    if size <= limit {
+        return Ok(Vec::new());
+    }
+    let mut savings: Vec<(usize, usize)> = records
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.result == RecordResult::Ok)
+        .filter_map(|(i, r)| {
+            let as_failed = wire_len(
+                &r.record_id,
+                RecordResult::ProcessingFailed,
+                input[i].data.len(),
+            );
+            r.wire_len().checked_sub(as_failed).map(|saved| (i, saved))
+        })
+        .filter(|&(_, saved)| saved > 0)
+        .collect();
+    // Most bytes saved first; ties by position, so the choice is deterministic.
+    savings.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut changed = Vec::new();
+    for (i, saved) in savings {
+        if size <= limit {
+            break;
+        }
+        records[i].result = RecordResult::ProcessingFailed;
+        records[i].data = input[i].data.clone();
+        size -= saved;
+        changed.push(i);
+    }
+    if size > limit {
+        return Err(ResponseTooLarge { size, limit });
+    }
+    changed.sort_unstable();
+    Ok(changed)
+}
+
+fn count_duplicates(records: &[FirehoseRecord]) -> u64 {
+    let mut seen = HashSet::with_capacity(records.len());
+    records
+        .iter()
+        .filter(|r| !seen.insert(r.record_id.as_str()))
+        .count() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sentiment::Backend;
+
+    fn record(id: &str, payload: &[u8]) -> FirehoseRecord {
+        FirehoseRecord {
+            record_id: id.into(),
+            approximate_arrival_timestamp: 1_678_806_566_000,
+            data: STANDARD.encode(payload),
+            kinesis_record_metadata: None,
+        }
+    }
+
+    fn run(config: Config, records: Vec<FirehoseRecord>) -> (FirehoseResponse, Report) {
+        let t = Transformer::new(config, Backend::None);
+        let event = FirehoseEvent {
+            records,
+            ..FirehoseEvent::default()
+        };
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(t.transform(&event, DateTime::<Utc>::UNIX_EPOCH))
+            .unwrap()
+    }
+
+    #[test]
+    fn every_outcome_is_decided_and_counted() {
+        let (resp, report) = run(
+            Config::default(),
+            vec![
+                record("a", br#"{"data":{"id":"1","text":"hi"}}"#),
+                FirehoseRecord {
+                    data: "not base64!".into(),
+                    ..record("b", b"")
+                },
+                record("c", b"\xff\xfe"),
+                record("d", br#"{"data":{"id":"1","text":"RT @x: hi"}}"#),
+                record("e", b"  \n"),
+            ],
+        );
+        let results: Vec<_> = resp.records.iter().map(|r| r.result).collect();
+        assert_eq!(
+            results,
+            [
+                RecordResult::Ok,
+                RecordResult::ProcessingFailed,
+                RecordResult::ProcessingFailed,
+                RecordResult::Dropped,
+                RecordResult::ProcessingFailed
+            ]
+        );
+        assert_eq!(resp.records[1].data, "not base64!");
+        assert_eq!(resp.records[2].data, STANDARD.encode(b"\xff\xfe"));
+        assert_eq!((report.ok, report.dropped, report.failed), (1, 1, 3));
+        assert_eq!(report.failed_by_reason["invalid_base64"], 1);
+        assert_eq!(report.failed_by_reason["invalid_utf8"], 1);
+        assert_eq!(report.failed_by_reason["empty_payload"], 1);
+        assert_eq!(report.dropped_by_reason["retweet"], 1);
+        assert_eq!(report.categories["uncategorized"], 1);
+        assert_eq!(
+            report.bytes_out,
+            serde_json::to_string(&resp).unwrap().len() as u64
+        );
+    }
+
+    #[test]
+    fn overflow_goes_back_as_processing_failed_with_original_bytes() {
+        let records: Vec<_> = (0..20)
+            .map(|i| {
+                record(
+                    &format!("r{i}"),
+                    format!(r#"{{"data":{{"id":"{i}","text":"x"}}}}"#).as_bytes(),
+                )
+            })
+            .collect();
+        let (full, _) = run(Config::default(), records.clone());
+        let full_len = response_len(&full.records);
+        let limit = full_len - 1000;
+        let (resp, report) = run(
+            Config {
+                response_limit: limit,
+                ..Config::default()
+            },
+            records.clone(),
+        );
+        let len = serde_json::to_string(&resp).unwrap().len();
+        assert!(len <= limit, "{len} > {limit}");
+        assert!(report.failed > 0 && report.ok > 0);
+        assert_eq!(report.failed_by_reason["response_too_large"], report.failed);
+        for (out, input) in resp.records.iter().zip(&records) {
+            assert_eq!(out.record_id, input.record_id);
+            if out.result == RecordResult::ProcessingFailed {
+                assert_eq!(out.data, input.data);
+            }
+        }
+    }
+
+    #[test]
+    fn duplicated_ids_are_answered_in_place_and_counted() {
+        let (resp, report) = run(
+            Config::default(),
+            vec![
+                record("same", br#"{"data":{"id":"1","text":"a"}}"#),
+                record("same", br#"{"data":{"id":"2","text":"b"}}"#),
+            ],
+        );
+        assert_eq!(resp.records.len(), 2);
+        assert!(resp
+            .records
+            .iter()
+            .all(|r| r.record_id == "same" && r.result == RecordResult::Ok));
+        assert_eq!(report.duplicate_record_ids, 1);
+    }
+}

@@ -1,0 +1,41 @@
+//! The Lambda binary: reads the configuration once at cold start, builds the analyzer,
+//! and answers each Firehose invocation with [`transform::Transformer`].
+
+use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
+use transform::metrics::{emf_line, log_report};
+use transform::{Analyzer, Backend, Config, FirehoseEvent, FirehoseResponse, Transformer};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = Config::from_env().map_err(|err| format!("invalid configuration: {err}"))?;
+    let analyzer = Backend::from_config(config.sentiment_backend);
+    let transformer = Transformer::new(config, analyzer);
+    let transformer = &transformer;
+    lambda_runtime::run(service_fn(move |event| handle(event, transformer))).await
+}
+
+async fn handle(
+    event: LambdaEvent<FirehoseEvent>,
+    transformer: &Transformer<Backend>,
+) -> Result<FirehoseResponse, Diagnostic> {
+    let now = chrono::Utc::now();
+    let (response, report) = transformer
+        .transform(&event.payload, now)
+        .await
+        .map_err(|err| Diagnostic {
+            error_type: "ResponseTooLarge".into(),
+            error_message: err.to_string(),
+        })?;
+    log_report(&report, transformer.analyzer().name());
+    if transformer.config().metrics_emf {
+        let stream = event
+            .payload
+            .delivery_stream_arn
+            .rsplit('/')
+            .next()
+            .unwrap_or_default();
+        println!("{}", emf_line(&report, stream, now.timestamp_millis()));
+    }
+    Ok(response)
+}

@@ -1,0 +1,231 @@
+//! Sentiment analysis behind one small trait: texts in, one [`Sentiment`] (or none) per
+//! text out, always in the same schema whichever analyzer produced it.
+//!
+//! The analyzer sees a whole batch at once so that remote backends can batch their
+//! calls; the local VADER analyzer scores each text on its own.
+
+use std::future::Future;
+
+use serde::Serialize;
+use vader_parity::SentimentIntensityAnalyzer;
+
+use crate::config::SentimentBackend;
+
+/// Overall polarity of a text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Label {
+    /// Clearly positive.
+    Positive,
+    /// Clearly negative.
+    Negative,
+    /// Neither.
+    Neutral,
+    /// Both positive and negative (Comprehend only; VADER never says MIXED).
+    Mixed,
+}
+
+impl Label {
+    /// The label as stored in the document.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Label::Positive => "POSITIVE",
+            Label::Negative => "NEGATIVE",
+            Label::Neutral => "NEUTRAL",
+            Label::Mixed => "MIXED",
+        }
+    }
+}
+
+/// The `sentiment` object of a document.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Sentiment {
+    /// Overall label.
+    pub label: Label,
+    /// Polarity in [-1, 1]: VADER's compound, or Comprehend's positive − negative.
+    pub score: f64,
+    /// Share or confidence of the positive class, in [0, 1].
+    pub positive: f64,
+    /// Share or confidence of the negative class, in [0, 1].
+    pub negative: f64,
+    /// Share or confidence of the neutral class, in [0, 1].
+    pub neutral: f64,
+    /// Confidence of the mixed class, in [0, 1] (0 for VADER).
+    pub mixed: f64,
+    /// Which analyzer produced this value (`vader`, `comprehend`).
+    pub analyzer: &'static str,
+}
+
+/// One text to score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SentimentRequest<'a> {
+    /// The cleaned post text.
+    pub text: &'a str,
+    /// The post's language code, when known.
+    pub lang: Option<&'a str>,
+}
+
+/// A sentiment analyzer.
+pub trait Analyzer {
+    /// Short name for logs (`vader`, `none`).
+    fn name(&self) -> &'static str;
+
+    /// Scores a batch: exactly one entry per request, in order; `None` when the text
+    /// gets no sentiment.
+    fn analyze(
+        &self,
+        batch: &[SentimentRequest<'_>],
+    ) -> impl Future<Output = Vec<Option<Sentiment>>> + Send;
+}
+
+/// Local VADER, with output identical to Python vaderSentiment 3.3.2.
+pub struct Vader {
+    inner: SentimentIntensityAnalyzer,
+}
+
+impl Vader {
+    /// Builds the analyzer (parses the lexicons once; do it at cold start).
+    pub fn new() -> Self {
+        Vader {
+            inner: SentimentIntensityAnalyzer::new(),
+        }
+    }
+
+    /// Scores one text.
+    ///
+    /// The label uses VADER's published thresholds: compound ≥ 0.05 is POSITIVE,
+    /// ≤ −0.05 NEGATIVE, otherwise NEUTRAL.
+    pub fn score(&self, text: &str) -> Sentiment {
+        let s = self.inner.polarity_scores(text);
+        let label = if s.compound >= 0.05 {
+            Label::Positive
+        } else if s.compound <= -0.05 {
+            Label::Negative
+        } else {
+            Label::Neutral
+        };
+        Sentiment {
+            label,
+            score: s.compound,
+            positive: s.pos,
+            negative: s.neg,
+            neutral: s.neu,
+            mixed: 0.0,
+            analyzer: "vader",
+        }
+    }
+}
+
+impl Default for Vader {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Analyzer for Vader {
+    fn name(&self) -> &'static str {
+        "vader"
+    }
+
+    async fn analyze(&self, batch: &[SentimentRequest<'_>]) -> Vec<Option<Sentiment>> {
+        batch.iter().map(|r| Some(self.score(r.text))).collect()
+    }
+}
+
+/// The analyzer chosen by `SENTIMENT_BACKEND`.
+pub enum Backend {
+    /// Local VADER.
+    Vader(Vader),
+    /// No sentiment.
+    None,
+}
+
+impl Backend {
+    /// Builds the configured analyzer.
+    pub fn from_config(backend: SentimentBackend) -> Self {
+        match backend {
+            SentimentBackend::Vader => Backend::Vader(Vader::new()),
+            SentimentBackend::None => Backend::None,
+        }
+    }
+}
+
+impl Analyzer for Backend {
+    fn name(&self) -> &'static str {
+        match self {
+            Backend::Vader(v) => v.name(),
+            Backend::None => "none",
+        }
+    }
+
+    async fn analyze(&self, batch: &[SentimentRequest<'_>]) -> Vec<Option<Sentiment>> {
+        match self {
+            Backend::Vader(v) => v.analyze(batch).await,
+            Backend::None => vec![None; batch.len()],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vader_scores_match_the_python_reference() {
+        // Values printed by Python vaderSentiment 3.3.2's polarity_scores.
+        let v = Vader::new();
+        let s = v.score("VADER is smart, handsome, and funny.");
+        assert_eq!((s.negative, s.neutral, s.positive), (0.0, 0.254, 0.746));
+        assert_eq!(s.score, 0.8316);
+        assert_eq!(s.label, Label::Positive);
+        let s = v.score("my dog is not good at all");
+        assert_eq!(s.label, Label::Negative);
+        assert_eq!(v.score("the cat is in the box").label, Label::Neutral);
+    }
+
+    #[test]
+    fn labels_follow_the_compound_thresholds() {
+        let v = Vader::new();
+        for text in [
+            "I love my cat",
+            "I hate this",
+            "ok",
+            "awful but great",
+            "meh :)",
+        ] {
+            let s = v.score(text);
+            let want = if s.score >= 0.05 {
+                Label::Positive
+            } else if s.score <= -0.05 {
+                Label::Negative
+            } else {
+                Label::Neutral
+            };
+            assert_eq!(s.label, want, "{text}");
+            assert!((-1.0..=1.0).contains(&s.score));
+        }
+    }
+
+    #[test]
+    fn backend_none_gives_one_empty_entry_per_text() {
+        let batch = [
+            SentimentRequest {
+                text: "a",
+                lang: None,
+            },
+            SentimentRequest {
+                text: "b",
+                lang: Some("en"),
+            },
+        ];
+        let got = futures_lite_block_on(Backend::None.analyze(&batch));
+        assert_eq!(got, vec![None, None]);
+    }
+
+    fn futures_lite_block_on<F: Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+}
