@@ -1,1 +1,94 @@
-//! stub
+//! Helpers shared by the workspace's integration tests: where the fixtures are, how to
+//! run the transform on an event the way the Lambda does, and how to find the tools
+//! (`cargo-lambda`) that `tests/run` installs.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use transform::events::{decode_response, DecodedRecord};
+use transform::{Backend, Config, FirehoseEvent, FirehoseResponse, Report, Transformer};
+
+/// `processed_at` of the expected documents in `fixtures/expected/`.
+pub const FIXTURE_NOW: &str = "2023-03-14T16:00:00.000Z";
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace root")
+        .to_path_buf()
+}
+
+/// The names of the bundled fixture events (`fixtures/firehose/NAME.json`).
+pub fn fixture_names() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root().join("fixtures/firehose"))
+        .expect("fixtures/firehose exists")
+        .filter_map(|e| {
+            let path = e.ok()?.path();
+            (path.extension()? == "json").then(|| path.file_stem()?.to_str().map(String::from))?
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// Reads `fixtures/firehose/NAME.json`.
+pub fn fixture_event(name: &str) -> FirehoseEvent {
+    let path = root().join(format!("fixtures/firehose/{name}.json"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Reads `fixtures/expected/NAME.ndjson`, the decoded response expected for an event.
+pub fn expected(name: &str) -> Vec<DecodedRecord> {
+    let path = root().join(format!("fixtures/expected/{name}.ndjson"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+        .collect()
+}
+
+/// The time the fixtures were processed at.
+pub fn fixture_now() -> DateTime<Utc> {
+    FIXTURE_NOW.parse().expect("FIXTURE_NOW is ISO-8601")
+}
+
+/// Runs the transform on an event with this configuration, as the Lambda would.
+pub fn transform(config: Config, event: &FirehoseEvent) -> (FirehoseResponse, Report) {
+    let analyzer = Backend::from_config(config.sentiment_backend);
+    let transformer = Transformer::new(config, analyzer);
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a current-thread runtime")
+        .block_on(transformer.transform(event, fixture_now()))
+        .expect("the response fits")
+}
+
+/// Decodes a response into readable records.
+pub fn decoded(response: &FirehoseResponse) -> Vec<DecodedRecord> {
+    decode_response(response)
+}
+
+/// The `cargo-lambda` executable: `$CARGO_LAMBDA`, the repo's `.venv`, or `PATH`.
+pub fn cargo_lambda() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("CARGO_LAMBDA") {
+        return Some(PathBuf::from(p));
+    }
+    let venv = root().join(".venv/bin/cargo-lambda");
+    if venv.exists() {
+        return Some(venv);
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join("cargo-lambda"))
+            .find(|p| p.exists())
+    })
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind 127.0.0.1:0")
+        .port()
+}
