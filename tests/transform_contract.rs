@@ -22,7 +22,10 @@ fn post_strategy() -> impl Strategy<Value = (Vec<u8>, Kind)> {
     (
         "[0-9]{1,19}",
         any::<String>(),
-        prop::collection::vec(prop::sample::select(vec!["cats", "dogs", "birds", ""]), 0..4),
+        prop::collection::vec(
+            prop::sample::select(vec!["cats", "dogs", "birds", ""]),
+            0..4,
+        ),
         any::<bool>(),
         any::<bool>(),
         prop::option::of(prop::sample::select(vec!["en", "es", "ja", "und"])),
@@ -33,7 +36,8 @@ fn post_strategy() -> impl Strategy<Value = (Vec<u8>, Kind)> {
             if retweet {
                 data["referenced_tweets"] = json!([{"type": "retweeted", "id": "9"}]);
             }
-            let mut bytes = serde_json::to_vec(&json!({"data": data, "matching_rules": rules})).unwrap();
+            let mut bytes =
+                serde_json::to_vec(&json!({"data": data, "matching_rules": rules})).unwrap();
             if newline {
                 bytes.push(b'\n');
             }
@@ -159,7 +163,11 @@ proptest! {
 #[test]
 fn a_batch_whose_documents_overflow_six_megabytes_still_answers_every_record() {
     // 30,000 tiny posts: about 5.6 MB of event, about 20 MB of documents.
-    let payload = |i: usize| format!(r#"{{"data":{{"id":"{i}","text":"good dog {i}"}},"matching_rules":[{{"tag":"dogs"}}]}}"#);
+    let payload = |i: usize| {
+        format!(
+            r#"{{"data":{{"id":"{i}","text":"good dog {i}"}},"matching_rules":[{{"tag":"dogs"}}]}}"#
+        )
+    };
     let records: Vec<(String, Kind)> = (0..30_000)
         .map(|i| (STANDARD.encode(payload(i)), Kind::Garbage))
         .collect();
@@ -172,10 +180,17 @@ fn a_batch_whose_documents_overflow_six_megabytes_still_answers_every_record() {
     let len = serde_json::to_string(&resp).unwrap().len();
     assert!(len <= 6_000_000, "{len}");
     assert_eq!(resp.records.len(), 30_000);
-    assert!(resp.records.iter().zip(&ev.records).all(|(o, i)| o.record_id == i.record_id));
+    assert!(resp
+        .records
+        .iter()
+        .zip(&ev.records)
+        .all(|(o, i)| o.record_id == i.record_id));
     // As many Ok as fit: converting one record fewer would not have fitted.
     let max_saving = 2_000;
-    assert!(len > 6_000_000 - max_saving, "converted more than needed: {len}");
+    assert!(
+        len > 6_000_000 - max_saving,
+        "converted more than needed: {len}"
+    );
     assert!(report.ok > 1_000, "{}", report.ok);
     assert_eq!(report.failed_by_reason["response_too_large"], report.failed);
     assert_eq!(report.ok + report.failed, 30_000);

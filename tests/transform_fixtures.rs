@@ -24,7 +24,11 @@ fn every_fixture_gives_the_expected_response() {
         let (response, report) = transform(Config::default(), &event);
 
         let in_ids: Vec<&str> = event.records.iter().map(|r| r.record_id.as_str()).collect();
-        let out_ids: Vec<&str> = response.records.iter().map(|r| r.record_id.as_str()).collect();
+        let out_ids: Vec<&str> = response
+            .records
+            .iter()
+            .map(|r| r.record_id.as_str())
+            .collect();
         assert_eq!(in_ids, out_ids, "{name}: ids or order differ");
 
         for (input, output) in event.records.iter().zip(&response.records) {
@@ -38,7 +42,10 @@ fn every_fixture_gives_the_expected_response() {
         assert!(json.len() < RESPONSE_LIMIT_BYTES);
         assert_eq!(report.bytes_out as usize, json.len());
         assert_eq!(response_len(&response.records), json.len());
-        assert_eq!(report.ok + report.dropped + report.failed, event.records.len() as u64);
+        assert_eq!(
+            report.ok + report.dropped + report.failed,
+            event.records.len() as u64
+        );
 
         let got = decoded(&response);
         let want = expected(&name);
@@ -54,11 +61,21 @@ fn ok_documents_are_single_line_json_with_schema_version() {
     let event = fixture_event("ugly");
     let (response, _) = transform(Config::default(), &event);
     use base64::Engine;
-    for r in response.records.iter().filter(|r| r.result == RecordResult::Ok) {
-        let bytes = base64::engine::general_purpose::STANDARD.decode(&r.data).unwrap();
+    for r in response
+        .records
+        .iter()
+        .filter(|r| r.result == RecordResult::Ok)
+    {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(&r.data)
+            .unwrap();
         let text = std::str::from_utf8(&bytes).unwrap();
         assert!(text.ends_with('\n'));
-        assert_eq!(text.matches('\n').count(), 1, "document spans lines: {text}");
+        assert_eq!(
+            text.matches('\n').count(),
+            1,
+            "document spans lines: {text}"
+        );
         let v: Value = serde_json::from_str(text).unwrap();
         assert_eq!(v["schema_version"], 1);
         assert_eq!(v["processed_at"], FIXTURE_NOW);
@@ -128,7 +145,10 @@ fn kinesis_source_events_give_the_same_documents_as_direct_put() {
     let direct = decoded(&transform(Config::default(), &fixture_event("basic")).0);
     let kinesis_event = fixture_event("basic-kinesis");
     assert!(kinesis_event.source_kinesis_stream_arn.is_some());
-    assert!(kinesis_event.records.iter().all(|r| r.kinesis_record_metadata.is_some()));
+    assert!(kinesis_event
+        .records
+        .iter()
+        .all(|r| r.kinesis_record_metadata.is_some()));
     let kinesis = decoded(&transform(Config::default(), &kinesis_event).0);
     assert_eq!(direct, kinesis);
 }
@@ -162,6 +182,9 @@ fn policy_from_configuration_drops_and_counts() {
 fn an_empty_event_gives_an_empty_response() {
     let (response, report) = transform(Config::default(), &FirehoseEvent::default());
     assert!(response.records.is_empty());
-    assert_eq!(serde_json::to_string(&response).unwrap(), r#"{"records":[]}"#);
+    assert_eq!(
+        serde_json::to_string(&response).unwrap(),
+        r#"{"records":[]}"#
+    );
     assert_eq!(report.records, 0);
 }
