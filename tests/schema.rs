@@ -1,0 +1,128 @@
+//! The document schema, the index template and the README's fields table agree: every
+//! field a document can carry is mapped in `kibana/index-template.json` with a type that
+//! fits its JSON value, nothing else is mapped, and the README documents each one.
+
+use std::collections::BTreeMap;
+
+use pipeline_tests::{decoded, fixture_event, root, transform};
+use serde_json::Value;
+use transform::Config;
+
+/// Every leaf path of a JSON object with the JSON kind of its value.
+fn leaves(prefix: &str, value: &Value, out: &mut BTreeMap<String, &'static str>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                leaves(&path, v, out);
+            }
+        }
+        Value::Array(items) => {
+            let kind = items.first().map_or("string", |v| kind(v));
+            out.insert(prefix.to_string(), kind);
+        }
+        other => {
+            out.insert(prefix.to_string(), kind(other));
+        }
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_f64() => "float",
+        Value::Number(_) => "integer",
+        Value::String(_) => "string",
+        _ => "other",
+    }
+}
+
+/// Every field the union of the fixture documents carries (nulls left out).
+fn document_fields() -> BTreeMap<String, &'static str> {
+    let mut fields = BTreeMap::new();
+    for name in ["basic", "ugly"] {
+        for record in decoded(&transform(Config::default(), &fixture_event(name)).0) {
+            if let Some(doc) = record.document {
+                let mut one = BTreeMap::new();
+                leaves("", &doc, &mut one);
+                for (k, v) in one {
+                    if v != "other" {
+                        fields.insert(k, v);
+                    }
+                }
+            }
+        }
+    }
+    fields
+}
+
+fn template_fields() -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(root().join("kibana/index-template.json")).unwrap();
+    let template: Value = serde_json::from_str(&text).unwrap();
+    let mappings = &template["template"]["mappings"];
+    assert_eq!(
+        mappings["dynamic"], "strict",
+        "the index must never guess a type"
+    );
+    let mut out = BTreeMap::new();
+    fn walk(prefix: &str, props: &Value, out: &mut BTreeMap<String, String>) {
+        for (k, v) in props.as_object().unwrap() {
+            let path = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            match v.get("properties") {
+                Some(inner) => walk(&path, inner, out),
+                None => {
+                    out.insert(path, v["type"].as_str().unwrap().to_string());
+                }
+            }
+        }
+    }
+    walk("", &mappings["properties"], &mut out);
+    out
+}
+
+#[test]
+fn template_maps_exactly_the_document_fields_with_fitting_types() {
+    let doc = document_fields();
+    let template = template_fields();
+    let doc_paths: Vec<&String> = doc.keys().collect();
+    let template_paths: Vec<&String> = template.keys().collect();
+    assert_eq!(
+        doc_paths, template_paths,
+        "document fields and template differ"
+    );
+    for (path, json_kind) in &doc {
+        let mapped = template[path].as_str();
+        let fits = match *json_kind {
+            "boolean" => mapped == "boolean",
+            "integer" => matches!(mapped, "integer" | "long" | "float"),
+            "float" => mapped == "float",
+            "string" => matches!(mapped, "keyword" | "text" | "date"),
+            _ => false,
+        };
+        assert!(fits, "{path}: a {json_kind} value mapped as {mapped}");
+    }
+    for date in ["created_at", "arrived_at", "processed_at"] {
+        assert_eq!(template[date], "date");
+    }
+}
+
+#[test]
+fn readme_documents_every_field() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let template = template_fields();
+    for (path, mapped) in &template {
+        let row = format!("| `{path}` | {mapped} |");
+        assert!(
+            readme.contains(&row),
+            "README.md fields table lacks the row starting {row}"
+        );
+    }
+}

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Measures the transform beside the Python seed Lambda on the same 3 MB event and prints
+# the figures the README reports: records/s per core and the ratio to Python (handler
+# only, and end to end with event parsing and response serialisation), with and without
+# VADER; the cold-start initialisation; the peak memory of the real Lambda process
+# (release build under `cargo lambda watch`) answering that event.
+#
+# Usage: transform/benches/compare.sh   (needs .venv from tests/run, plus vaderSentiment)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+shared=$root/../shared/baselines
+event=$root/target/bench/event_3mb.json
+venv=$root/.venv
+mkdir -p target/bench
+[ -f "$event" ] || python3 "$shared/gen_tweets.py" --target-bytes 3000000 --out "$event"
+"$venv/bin/python" -c 'import vaderSentiment' 2>/dev/null || "$venv/bin/pip" install -q vaderSentiment==3.3.2
+
+echo "[1/4] Python seed Lambda (clean, clean_full, vader), 11 runs each" >&2
+"$venv/bin/python" "$shared/seed_lambda_bench.py" "$event" --modes clean,clean_full,vader --runs 11 \
+  > target/bench/python.jsonl
+
+echo "[2/4] Rust criterion benches (cargo bench -p transform)" >&2
+TRANSFORM_BENCH_EVENT=$event cargo bench -q -p transform --bench transform >&2
+
+echo "[3/4] peak memory of the Lambda process (cargo lambda watch --release)" >&2
+port=$("$venv/bin/python" -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+(cd transform && exec "$venv/bin/cargo-lambda" lambda watch --release --ignore-changes -A 127.0.0.1 -P "$port") \
+  > target/bench/watch.log 2>&1 &
+watch=$!
+trap 'kill -TERM -- "$watch" 2>/dev/null || true' EXIT
+for _ in $(seq 1 600); do
+  if (cd transform && "$venv/bin/cargo-lambda" lambda invoke transform --data-file "$event" \
+      -A 127.0.0.1 -P "$port" --output-format json > "$root/target/bench/response.json" 2>/dev/null); then
+    break
+  fi
+  sleep 1
+done
+# Two more invocations, as a warm Lambda would get.
+for _ in 1 2; do
+  (cd transform && "$venv/bin/cargo-lambda" lambda invoke transform --data-file "$event" \
+    -A 127.0.0.1 -P "$port" --output-format json > /dev/null)
+done
+fn_pid=$(pgrep -f "$root/target/release/transform$" | head -n1)
+peak_kib=$(awk '/VmHWM/ {print $2}' "/proc/$fn_pid/status")
+
+echo "[4/4] summary" >&2
+"$venv/bin/python" - "$event" "$peak_kib" <<'PY'
+import json, sys, pathlib
+event, peak_kib = sys.argv[1], int(sys.argv[2])
+n = len(json.load(open(event))["records"])
+py = {(r["mode"], r["timing"]): r for r in map(json.loads, open("target/bench/python.jsonl"))}
+def rust(bench):
+    est = json.load(open(f"target/criterion/transform_3mb/{bench.replace('/', '_')}/new/estimates.json"))
+    return n / (est["median"]["point_estimate"] / 1e9)
+init = json.load(open("target/criterion/cold_start/config_and_vader/new/estimates.json"))["median"]["point_estimate"] / 1e6
+print(f"event: {n} records, {pathlib.Path(event).stat().st_size} bytes")
+print("| measurement | Rust records/s | Python records/s | ratio |")
+print("| --- | ---: | ---: | ---: |")
+for label, rb, pm in [
+    ("clean, handler only", "handler/clean", ("clean", "handler")),
+    ("clean, handler only (vs clean_full)", "handler/clean", ("clean_full", "handler")),
+    ("clean, end to end", "e2e/clean", ("clean", "e2e")),
+    ("VADER, handler only", "handler/vader", ("vader", "handler")),
+    ("VADER, end to end", "e2e/vader", ("vader", "e2e")),
+]:
+    r, p = rust(rb), py[pm]["records_per_s"]
+    print(f"| {label} | {r:,.0f} | {p:,.0f} | {r / p:.1f}x |")
+print(f"\ncold start (config + VADER lexicon): {init:.2f} ms")
+print(f"peak memory of the Lambda process on this event: {peak_kib / 1024:.1f} MiB")
+PY
