@@ -5,6 +5,8 @@
 //! policy drops the post. `kibana/index-template.json` maps exactly these fields; a field
 //! renamed here is renamed there in the same commit.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use serde::Serialize;
 
@@ -23,41 +25,41 @@ pub const MULTIPLE: &str = "multiple";
 
 /// One cleaned post, as indexed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Document {
+pub struct Document<'a> {
     /// Schema version ([`SCHEMA_VERSION`]).
     pub schema_version: u32,
     /// Post id at the source.
-    pub post_id: String,
+    pub post_id: Cow<'a, str>,
     /// `x` or `bluesky`.
-    pub source: String,
+    pub source: Cow<'a, str>,
     /// Text with HTML entities decoded.
-    pub text: String,
+    pub text: Cow<'a, str>,
     /// Length of `text` in Unicode characters.
     pub text_length: u32,
     /// Language code from the source.
-    pub lang: Option<String>,
+    pub lang: Option<Cow<'a, str>>,
     /// When the post was created (ISO-8601 UTC, milliseconds).
-    pub created_at: Option<String>,
+    pub created_at: Option<Cow<'a, str>>,
     /// When the record reached Firehose.
     pub arrived_at: String,
     /// When this Lambda invocation processed it.
-    pub processed_at: String,
+    pub processed_at: &'a str,
     /// The author.
-    pub author: Author,
+    pub author: Author<'a>,
     /// Primary category.
-    pub category: String,
+    pub category: Cow<'a, str>,
     /// Every matching rule tag, de-duplicated, in rule order.
-    pub categories: Vec<String>,
+    pub categories: Vec<Cow<'a, str>>,
     /// Public metrics.
     pub metrics: Metrics,
     /// Whether media is attached.
     pub has_media: bool,
     /// Types of the attached media (`photo`, `video`, `animated_gif`), de-duplicated.
-    pub media_types: Vec<String>,
+    pub media_types: Vec<Cow<'a, str>>,
     /// Hashtags, lower-cased, de-duplicated, without `#`.
-    pub hashtags: Vec<String>,
+    pub hashtags: Vec<Cow<'a, str>>,
     /// Mentioned usernames, lower-cased, de-duplicated, without `@`.
-    pub mentions: Vec<String>,
+    pub mentions: Vec<Cow<'a, str>>,
     /// Number of links in the text.
     pub url_count: u32,
     /// A retweet (`referenced_tweets` type `retweeted`, or text starting `RT @`).
@@ -72,13 +74,13 @@ pub struct Document {
 
 /// The `author` object of a document.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Author {
+pub struct Author<'a> {
     /// User id.
-    pub id: Option<String>,
+    pub id: Option<Cow<'a, str>>,
     /// Handle, from `includes.users`.
-    pub username: Option<String>,
+    pub username: Option<Cow<'a, str>>,
     /// Display name, from `includes.users`.
-    pub name: Option<String>,
+    pub name: Option<Cow<'a, str>>,
     /// Followers, from `includes.users`.
     pub followers: Option<u64>,
 }
@@ -126,9 +128,9 @@ impl DropReason {
 
 /// What cleaning made of a post.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Cleaned {
+pub enum Cleaned<'a> {
     /// Keep: the document, with `sentiment` still to fill.
-    Keep(Box<Document>),
+    Keep(Box<Document<'a>>),
     /// Filtered on purpose.
     Drop(DropReason),
 }
@@ -150,30 +152,30 @@ pub fn iso(t: DateTime<Utc>) -> String {
 ///
 /// `arrival_ms` is the record's `approximateArrivalTimestamp`; `processed_at` is the
 /// invocation's time, already formatted.
-pub fn clean(
-    post: StreamPost,
+pub fn clean<'a>(
+    post: StreamPost<'a>,
     arrival_ms: i64,
-    processed_at: &str,
+    processed_at: &'a str,
     config: &Config,
-) -> Result<Cleaned, RecordError> {
+) -> Result<Cleaned<'a>, RecordError> {
     let StreamPost {
         data,
-        includes,
+        mut includes,
         matching_rules,
         source,
     } = post;
     if data.id.is_empty() {
         return Err(RecordError::EmptyField("data.id"));
     }
-    let text = decode_entities(&data.text);
+    let text = decode_entities(data.text);
     let is_retweet =
         data.referenced_tweets.iter().any(|r| r.kind == "retweeted") || text.starts_with("RT @");
     if is_retweet && config.drop_retweets {
         return Ok(Cleaned::Drop(DropReason::Retweet));
     }
-    let lang = data.lang.map(|l| l.to_ascii_lowercase());
+    let lang = data.lang.map(ascii_lower);
     if let Some(allowed) = &config.languages {
-        if !lang.as_ref().is_some_and(|l| allowed.contains(l)) {
+        if !lang.as_deref().is_some_and(|l| allowed.iter().any(|a| a == l)) {
             return Ok(Cleaned::Drop(DropReason::Language));
         }
     }
@@ -182,17 +184,17 @@ pub fn clean(
         return Ok(Cleaned::Drop(DropReason::TooShort));
     }
 
-    let mut categories: Vec<String> = Vec::with_capacity(matching_rules.len());
+    let mut categories: Vec<Cow<'a, str>> = Vec::with_capacity(matching_rules.len());
     for tag in matching_rules.into_iter().filter_map(|r| r.tag) {
         if !tag.is_empty() && !categories.contains(&tag) {
             categories.push(tag);
         }
     }
     let category = match (categories.as_slice(), config.multi_category) {
-        ([], _) => UNCATEGORIZED.to_string(),
+        ([], _) => Cow::Borrowed(UNCATEGORIZED),
         ([one], _) => one.clone(),
         ([first, ..], MultiCategory::First) => first.clone(),
-        (_, MultiCategory::Multiple) => MULTIPLE.to_string(),
+        (_, MultiCategory::Multiple) => Cow::Borrowed(MULTIPLE),
     };
 
     let mut author = Author {
@@ -202,10 +204,11 @@ pub fn clean(
     if let Some(user) = author
         .id
         .as_ref()
-        .and_then(|id| includes.users.iter().find(|u| &u.id == id))
+        .and_then(|id| includes.users.iter().position(|u| &u.id == id))
     {
-        author.username = user.username.clone();
-        author.name = user.name.clone();
+        let user = includes.users.swap_remove(user);
+        author.username = user.username;
+        author.name = user.name;
         author.followers = user.public_metrics.as_ref().and_then(|m| m.followers_count);
     }
 
@@ -226,7 +229,7 @@ pub fn clean(
     };
 
     let media_keys = data.attachments.map(|a| a.media_keys).unwrap_or_default();
-    let mut media_types: Vec<String> = Vec::new();
+    let mut media_types: Vec<Cow<'a, str>> = Vec::new();
     for key in &media_keys {
         if let Some(media) = includes.media.iter().find(|m| &m.media_key == key) {
             if !media_types.contains(&media.kind) {
@@ -244,13 +247,13 @@ pub fn clean(
         post_id: data.id,
         source: source
             .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| "x".to_string()),
+            .unwrap_or(Cow::Borrowed("x")),
         text_length: u32::try_from(text_length).unwrap_or(u32::MAX),
         text,
         lang,
-        created_at: data.created_at.map(|c| normalise_time(&c)),
+        created_at: data.created_at.map(normalise_time),
         arrived_at: iso_millis(arrival_ms),
-        processed_at: processed_at.to_string(),
+        processed_at,
         author,
         category,
         categories,
@@ -271,19 +274,40 @@ pub fn clean(
     })))
 }
 
-/// Re-formats an RFC 3339 time as UTC with milliseconds; other text is kept as it came
-/// (the index template then rejects it, and Firehose backs the document up).
-fn normalise_time(value: &str) -> String {
-    match DateTime::parse_from_rfc3339(value) {
-        Ok(t) => iso(t.with_timezone(&Utc)),
-        Err(_) => value.to_string(),
+/// Re-formats an RFC 3339 time as UTC with milliseconds (kept as it came when it already
+/// is); other text is kept as it came (the index template then rejects it, and Firehose
+/// backs the document up).
+fn normalise_time(value: Cow<'_, str>) -> Cow<'_, str> {
+    match DateTime::parse_from_rfc3339(&value) {
+        Ok(t) => {
+            let canonical = value.len() == 24 && value.ends_with('Z') && t.offset().local_minus_utc() == 0;
+            if canonical {
+                value
+            } else {
+                Cow::Owned(iso(t.with_timezone(&Utc)))
+            }
+        }
+        Err(_) => value,
     }
 }
 
-fn lower_unique(items: impl Iterator<Item = String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
+/// Lower-cases ASCII letters, borrowing when there are none to change.
+fn ascii_lower(value: Cow<'_, str>) -> Cow<'_, str> {
+    if value.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(value.to_ascii_lowercase())
+    } else {
+        value
+    }
+}
+
+fn lower_unique<'a>(items: impl Iterator<Item = Cow<'a, str>>) -> Vec<Cow<'a, str>> {
+    let mut out: Vec<Cow<'a, str>> = Vec::new();
     for item in items {
-        let item = item.to_lowercase();
+        let item = if item.chars().any(char::is_uppercase) {
+            Cow::Owned(item.to_lowercase())
+        } else {
+            item
+        };
         if !item.is_empty() && !out.contains(&item) {
             out.push(item);
         }
@@ -293,12 +317,12 @@ fn lower_unique(items: impl Iterator<Item = String>) -> Vec<String> {
 
 /// Decodes the HTML entities the X API puts in post text (`&amp;`, `&lt;`, `&gt;`, and
 /// for robustness `&quot;`, `&apos;`, `&#NN;`, `&#xHH;`). Anything else is kept as is.
-pub fn decode_entities(text: &str) -> String {
+pub fn decode_entities(text: Cow<'_, str>) -> Cow<'_, str> {
     if !text.contains('&') {
-        return text.to_string();
+        return text;
     }
     let mut out = String::with_capacity(text.len());
-    let mut rest = text;
+    let mut rest: &str = &text;
     while let Some(pos) = rest.find('&') {
         out.push_str(&rest[..pos]);
         rest = &rest[pos..];
@@ -314,7 +338,7 @@ pub fn decode_entities(text: &str) -> String {
         }
     }
     out.push_str(rest);
-    out
+    Cow::Owned(out)
 }
 
 /// Decodes the entity at the start of `s` (which starts with `&`): the character and the
@@ -345,11 +369,11 @@ fn decode_one(s: &str) -> Option<(char, usize)> {
 mod tests {
     use super::*;
 
-    fn post(json: &str) -> StreamPost {
+    fn post(json: &str) -> StreamPost<'_> {
         serde_json::from_str(json).unwrap()
     }
 
-    fn keep(json: &str, config: &Config) -> Document {
+    fn keep<'a>(json: &'a str, config: &Config) -> Document<'a> {
         match clean(
             post(json),
             1_700_000_000_123,
@@ -366,17 +390,17 @@ mod tests {
     #[test]
     fn entities_are_decoded() {
         assert_eq!(
-            decode_entities("cats &amp; dogs &lt;3 &gt;_&lt;"),
+            decode_entities("cats &amp; dogs &lt;3 &gt;_&lt;".into()),
             "cats & dogs <3 >_<"
         );
-        assert_eq!(decode_entities("&#39;hi&#x1F431;&quot;"), "'hi🐱\"");
+        assert_eq!(decode_entities("&#39;hi&#x1F431;&quot;".into()), "'hi🐱\"");
         assert_eq!(
-            decode_entities("AT&T & &bogus; &#xZZ; &"),
+            decode_entities("AT&T & &bogus; &#xZZ; &".into()),
             "AT&T & &bogus; &#xZZ; &"
         );
-        assert_eq!(decode_entities("&amp;amp;"), "&amp;");
-        assert_eq!(decode_entities("&#0; &#1114112;"), "&#0; &#1114112;");
-        assert_eq!(decode_entities("é&amp"), "é&amp");
+        assert_eq!(decode_entities("&amp;amp;".into()), "&amp;");
+        assert_eq!(decode_entities("&#0; &#1114112;".into()), "&#0; &#1114112;");
+        assert_eq!(decode_entities("é&amp".into()), "é&amp");
     }
 
     #[test]
@@ -464,10 +488,10 @@ mod tests {
     #[test]
     fn created_at_is_normalised_to_utc_millis() {
         assert_eq!(
-            normalise_time("2023-03-14T17:09:26+02:00"),
+            normalise_time("2023-03-14T17:09:26+02:00".into()),
             "2023-03-14T15:09:26.000Z"
         );
-        assert_eq!(normalise_time("yesterday"), "yesterday");
+        assert_eq!(normalise_time("yesterday".into()), "yesterday");
     }
 
     #[test]

@@ -3,57 +3,63 @@
 //!
 //! Other sources (Bluesky) are mapped by the producer into this same shape and say so in
 //! the optional top-level `source` field; a post without it is from `x`. Only the fields
-//! the document uses are read; everything else in the payload is skipped.
+//! the document uses are read; everything else in the payload is skipped. Strings borrow
+//! from the decoded payload unless they contain JSON escapes.
+
+use std::borrow::Cow;
 
 use serde::Deserialize;
 
 /// One filtered-stream object.
 #[derive(Debug, Clone, Deserialize)]
-pub struct StreamPost {
+pub struct StreamPost<'a> {
     /// The post itself.
-    pub data: PostData,
+    #[serde(borrow)]
+    pub data: PostData<'a>,
     /// Expanded objects referenced by the post (author, media).
-    #[serde(default)]
-    pub includes: Includes,
+    #[serde(default, borrow)]
+    pub includes: Includes<'a>,
     /// The stream rules the post matched.
-    #[serde(default)]
-    pub matching_rules: Vec<MatchingRule>,
+    #[serde(default, borrow)]
+    pub matching_rules: Vec<MatchingRule<'a>>,
     /// Where the post came from (`x` when absent, `bluesky` from the producer's mapping).
-    #[serde(default)]
-    pub source: Option<String>,
+    #[serde(default, borrow)]
+    pub source: Option<Cow<'a, str>>,
 }
 
 /// The `data` object of a post.
 #[derive(Debug, Clone, Deserialize)]
-pub struct PostData {
+pub struct PostData<'a> {
     /// Post id (a string: X ids overflow a JavaScript number).
-    pub id: String,
+    #[serde(borrow)]
+    pub id: Cow<'a, str>,
     /// Post text, HTML-escaped by the X API (`&amp;`, `&lt;`, `&gt;`).
-    pub text: String,
+    #[serde(borrow)]
+    pub text: Cow<'a, str>,
     /// When the post was created, ISO-8601.
-    #[serde(default)]
-    pub created_at: Option<String>,
+    #[serde(default, borrow)]
+    pub created_at: Option<Cow<'a, str>>,
     /// BCP 47 language detected by the source.
-    #[serde(default)]
-    pub lang: Option<String>,
+    #[serde(default, borrow)]
+    pub lang: Option<Cow<'a, str>>,
     /// Author's user id.
-    #[serde(default)]
-    pub author_id: Option<String>,
+    #[serde(default, borrow)]
+    pub author_id: Option<Cow<'a, str>>,
     /// Engagement counters.
     #[serde(default)]
     pub public_metrics: Option<PublicMetrics>,
     /// Hashtags, mentions and URLs found in the text.
-    #[serde(default)]
-    pub entities: Option<Entities>,
+    #[serde(default, borrow)]
+    pub entities: Option<Entities<'a>>,
     /// Media keys attached to the post.
-    #[serde(default)]
-    pub attachments: Option<Attachments>,
+    #[serde(default, borrow)]
+    pub attachments: Option<Attachments<'a>>,
     /// Posts this one retweets, quotes or replies to.
-    #[serde(default)]
-    pub referenced_tweets: Vec<ReferencedTweet>,
+    #[serde(default, borrow)]
+    pub referenced_tweets: Vec<ReferencedTweet<'a>>,
     /// Set on replies.
-    #[serde(default)]
-    pub in_reply_to_user_id: Option<String>,
+    #[serde(default, borrow)]
+    pub in_reply_to_user_id: Option<Cow<'a, str>>,
 }
 
 /// Public engagement counters of a post.
@@ -81,13 +87,13 @@ pub struct PublicMetrics {
 
 /// Entities parsed out of the text by the source.
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct Entities {
+pub struct Entities<'a> {
     /// `#hashtags`.
-    #[serde(default)]
-    pub hashtags: Vec<Hashtag>,
+    #[serde(default, borrow)]
+    pub hashtags: Vec<Hashtag<'a>>,
     /// `@mentions`.
-    #[serde(default)]
-    pub mentions: Vec<Mention>,
+    #[serde(default, borrow)]
+    pub mentions: Vec<Mention<'a>>,
     /// Links (`https://t.co/...`).
     #[serde(default)]
     pub urls: Vec<serde::de::IgnoredAny>,
@@ -95,56 +101,59 @@ pub struct Entities {
 
 /// One hashtag entity.
 #[derive(Debug, Clone, Deserialize)]
-pub struct Hashtag {
+pub struct Hashtag<'a> {
     /// The tag without `#`.
-    pub tag: String,
+    #[serde(borrow)]
+    pub tag: Cow<'a, str>,
 }
 
 /// One mention entity.
 #[derive(Debug, Clone, Deserialize)]
-pub struct Mention {
+pub struct Mention<'a> {
     /// The mentioned username without `@`.
-    pub username: String,
+    #[serde(borrow)]
+    pub username: Cow<'a, str>,
 }
 
 /// Attachments of a post.
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct Attachments {
+pub struct Attachments<'a> {
     /// Keys into `includes.media`.
-    #[serde(default)]
-    pub media_keys: Vec<String>,
+    #[serde(default, borrow)]
+    pub media_keys: Vec<Cow<'a, str>>,
 }
 
 /// A reference to another post.
 #[derive(Debug, Clone, Deserialize)]
-pub struct ReferencedTweet {
+pub struct ReferencedTweet<'a> {
     /// `retweeted`, `quoted` or `replied_to`.
-    #[serde(rename = "type")]
-    pub kind: String,
+    #[serde(rename = "type", borrow)]
+    pub kind: Cow<'a, str>,
 }
 
 /// Expanded objects of the payload.
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct Includes {
+pub struct Includes<'a> {
     /// Users: the author and mentioned users.
-    #[serde(default)]
-    pub users: Vec<User>,
+    #[serde(default, borrow)]
+    pub users: Vec<User<'a>>,
     /// Media objects attached to the post.
-    #[serde(default)]
-    pub media: Vec<Media>,
+    #[serde(default, borrow)]
+    pub media: Vec<Media<'a>>,
 }
 
 /// A user object.
 #[derive(Debug, Clone, Deserialize)]
-pub struct User {
+pub struct User<'a> {
     /// User id.
-    pub id: String,
+    #[serde(borrow)]
+    pub id: Cow<'a, str>,
     /// Handle without `@`.
-    #[serde(default)]
-    pub username: Option<String>,
+    #[serde(default, borrow)]
+    pub username: Option<Cow<'a, str>>,
     /// Display name.
-    #[serde(default)]
-    pub name: Option<String>,
+    #[serde(default, borrow)]
+    pub name: Option<Cow<'a, str>>,
     /// Follower counters.
     #[serde(default)]
     pub public_metrics: Option<UserMetrics>,
@@ -160,21 +169,22 @@ pub struct UserMetrics {
 
 /// A media object.
 #[derive(Debug, Clone, Deserialize)]
-pub struct Media {
+pub struct Media<'a> {
     /// Key that `attachments.media_keys` refers to.
-    pub media_key: String,
+    #[serde(borrow)]
+    pub media_key: Cow<'a, str>,
     /// `photo`, `video` or `animated_gif`.
-    #[serde(rename = "type")]
-    pub kind: String,
+    #[serde(rename = "type", borrow)]
+    pub kind: Cow<'a, str>,
 }
 
 /// A stream rule the post matched.
 #[derive(Debug, Clone, Deserialize)]
-pub struct MatchingRule {
+pub struct MatchingRule<'a> {
     /// Rule id.
-    #[serde(default)]
-    pub id: Option<String>,
+    #[serde(default, borrow)]
+    pub id: Option<Cow<'a, str>>,
     /// Rule tag: the category (`cats`, `dogs`).
-    #[serde(default)]
-    pub tag: Option<String>,
+    #[serde(default, borrow)]
+    pub tag: Option<Cow<'a, str>>,
 }
