@@ -175,7 +175,10 @@ pub fn clean<'a>(
     }
     let lang = data.lang.map(ascii_lower);
     if let Some(allowed) = &config.languages {
-        if !lang.as_deref().is_some_and(|l| allowed.iter().any(|a| a == l)) {
+        if !lang
+            .as_deref()
+            .is_some_and(|l| allowed.iter().any(|a| a == l))
+        {
             return Ok(Cleaned::Drop(DropReason::Language));
         }
     }
@@ -280,7 +283,8 @@ pub fn clean<'a>(
 fn normalise_time(value: Cow<'_, str>) -> Cow<'_, str> {
     match DateTime::parse_from_rfc3339(&value) {
         Ok(t) => {
-            let canonical = value.len() == 24 && value.ends_with('Z') && t.offset().local_minus_utc() == 0;
+            let canonical =
+                value.len() == 24 && value.ends_with('Z') && t.offset().local_minus_utc() == 0;
             if canonical {
                 value
             } else {

@@ -131,11 +131,16 @@ impl Payloads {
             .iter()
             .map(|record| {
                 let start = bytes.len();
-                match STANDARD.decode_vec(record.data.as_bytes(), &mut bytes) {
+                match base64_simd::STANDARD.decode_append(record.data.as_bytes(), &mut bytes) {
                     Ok(()) => Ok(start..bytes.len()),
-                    Err(err) => {
+                    Err(_) => {
                         bytes.truncate(start);
-                        Err(RecordError::NotBase64(err.to_string()))
+                        // The SIMD decoder does not say where; the scalar one does (error path only).
+                        let detail = STANDARD
+                            .decode(record.data.as_bytes())
+                            .err()
+                            .map_or_else(|| "not canonical".to_string(), |e| e.to_string());
+                        Err(RecordError::NotBase64(detail))
                     }
                 }
             })
@@ -199,10 +204,13 @@ impl<A: Analyzer> Transformer<A> {
             let (result, data) = match stage {
                 Stage::Keep(doc) => {
                     doc_buf.clear();
-                    match serde_json::to_writer(&mut doc_buf, doc) {
+                    match sonic_rs::to_writer(&mut doc_buf, doc) {
                         Ok(()) => {
                             doc_buf.push(b'\n');
-                            (RecordResult::Ok, STANDARD.encode(&doc_buf))
+                            (
+                                RecordResult::Ok,
+                                base64_simd::STANDARD.encode_to_string(&doc_buf),
+                            )
                         }
                         // Not reachable with our types; kept so a future field cannot panic.
                         Err(err) => {
@@ -221,7 +229,8 @@ impl<A: Analyzer> Transformer<A> {
             });
         }
 
-        let overflow = fit_to_limit(&event.records, &mut records, self.config.response_limit)?;
+        let (overflow, size) =
+            fit_to_limit(&event.records, &mut records, self.config.response_limit)?;
         for &i in &overflow {
             stages[i] = Stage::Failed(RecordError::ResponseTooLarge);
         }
@@ -260,27 +269,34 @@ impl<A: Analyzer> Transformer<A> {
                 "event has duplicated record ids; each occurrence is answered in place"
             );
         }
-        report.bytes_out = response_len(&records) as u64;
+        report.bytes_out = size as u64;
         report.duration = started.elapsed();
         Ok((FirehoseResponse { records }, report))
     }
 
     /// Parses and cleans one decoded payload.
-    fn stage<'a>(&self, record: &FirehoseRecord, bytes: &'a [u8], processed_at: &'a str) -> Stage<'a> {
-        let text = match std::str::from_utf8(bytes) {
+    fn stage<'a>(
+        &self,
+        record: &FirehoseRecord,
+        bytes: &'a [u8],
+        processed_at: &'a str,
+    ) -> Stage<'a> {
+        let text = match simdutf8::basic::from_utf8(bytes) {
             Ok(text) => text,
-            Err(err) => {
-                return Stage::Failed(RecordError::NotUtf8 {
-                    valid_up_to: err.valid_up_to(),
-                })
+            Err(_) => {
+                // Only the standard library says where (error path only).
+                let valid_up_to = std::str::from_utf8(bytes)
+                    .err()
+                    .map_or(0, |e| e.valid_up_to());
+                return Stage::Failed(RecordError::NotUtf8 { valid_up_to });
             }
         };
         if text.trim().is_empty() {
             return Stage::Failed(RecordError::Empty);
         }
-        let post: StreamPost<'a> = match serde_json::from_str(text) {
+        let post: StreamPost<'a> = match parse_post(text) {
             Ok(post) => post,
-            Err(err) => return Stage::Failed(RecordError::from_json(&err)),
+            Err(err) => return Stage::Failed(err),
         };
         match clean(
             post,
@@ -324,16 +340,26 @@ impl<A: Analyzer> Transformer<A> {
     }
 }
 
+/// Parses one post: SIMD `sonic-rs` first; when it refuses, `serde_json` decides, so the
+/// outcome and the error message (position only, never the text) are serde_json's.
+fn parse_post(text: &str) -> Result<StreamPost<'_>, RecordError> {
+    match sonic_rs::from_str(text) {
+        Ok(post) => Ok(post),
+        Err(_) => serde_json::from_str(text).map_err(|err| RecordError::from_json(&err)),
+    }
+}
+
 /// Brings the response under `limit` by returning `Ok` records as `ProcessingFailed`
-/// with their original data, most bytes saved first. Returns the indexes changed.
+/// with their original data, most bytes saved first. Returns the indexes changed and the
+/// response's final size.
 fn fit_to_limit(
     input: &[FirehoseRecord],
     records: &mut [ResponseRecord],
     limit: usize,
-) -> Result<Vec<usize>, ResponseTooLarge> {
+) -> Result<(Vec<usize>, usize), ResponseTooLarge> {
     let mut size = response_len(records);
     if size <= limit {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), size));
     }
     let mut savings: Vec<(usize, usize)> = records
         .iter()
@@ -365,7 +391,7 @@ fn fit_to_limit(
         return Err(ResponseTooLarge { size, limit });
     }
     changed.sort_unstable();
-    Ok(changed)
+    Ok((changed, size))
 }
 
 fn count_duplicates(records: &[FirehoseRecord]) -> u64 {
