@@ -14,9 +14,6 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use transform::config::SentimentBackend;
 use transform::{Backend, Config, FirehoseEvent, Transformer};
 
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn event_path() -> PathBuf {
     if let Some(p) = std::env::var_os("TRANSFORM_BENCH_EVENT") {
         return PathBuf::from(p);

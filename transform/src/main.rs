@@ -5,9 +5,6 @@ use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use transform::metrics::{emf_line, log_report};
 use transform::{Analyzer, Backend, Config, FirehoseEvent, FirehoseResponse, Transformer};
 
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();

@@ -14,9 +14,6 @@ use transform::events::{build_event, decode_response, EventOptions};
 use transform::metrics::log_report;
 use transform::{Analyzer, Backend, Config, FirehoseEvent, FirehoseResponse, Report, Transformer};
 
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Run the Firehose transformation locally: build events, answer them, decode responses.
 #[derive(Parser)]
 #[command(version, about)]
