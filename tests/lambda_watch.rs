@@ -2,6 +2,8 @@
 //! the Lambda runtime API emulator on 127.0.0.1, `cargo lambda invoke` sends a fixture
 //! event, and the response must be the expected one (but for `processed_at`).
 
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 

@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod comprehend_server;
+
 use chrono::{DateTime, Utc};
 use transform::events::{decode_response, DecodedRecord};
 use transform::{Backend, Config, FirehoseEvent, FirehoseResponse, Report, Transformer};
@@ -55,7 +57,7 @@ pub fn fixture_now() -> DateTime<Utc> {
 
 /// Runs the transform on an event with this configuration, as the Lambda would.
 pub fn transform(config: Config, event: &FirehoseEvent) -> (FirehoseResponse, Report) {
-    let analyzer = Backend::from_config(config.sentiment_backend);
+    let analyzer = Backend::local(config.sentiment_backend).expect("a local analyzer");
     let transformer = Transformer::new(config, analyzer);
     tokio::runtime::Builder::new_current_thread()
         .build()

@@ -2,6 +2,8 @@
 //! field a document can carry is mapped in `kibana/index-template.json` with a type that
 //! fits its JSON value, nothing else is mapped, and the README documents each one.
 
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
 use std::collections::BTreeMap;
 
 use pipeline_tests::{decoded, fixture_event, root, transform};

@@ -3,6 +3,8 @@
 //! one JSON line for the same post; `ProcessingFailed` carries the original bytes; the
 //! counters add up; the response respects the size limit.
 
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use pipeline_tests::transform;

@@ -1,6 +1,8 @@
 //! Every bundled fixture event through the handler: ids, order, results and the exact
 //! documents, plus the cases a user checks by hand (both tags, entities, policy).
 
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
 use pipeline_tests::{decoded, expected, fixture_event, fixture_names, transform, FIXTURE_NOW};
 use serde_json::Value;
 use transform::events::DecodedRecord;

@@ -38,7 +38,7 @@ fn transformer(backend: SentimentBackend) -> Transformer<Backend> {
         sentiment_backend: backend,
         ..Config::default()
     };
-    Transformer::new(config, Backend::from_config(backend))
+    Transformer::new(config, Backend::local(backend).expect("a local backend"))
 }
 
 fn benches(c: &mut Criterion) {
@@ -75,7 +75,10 @@ fn benches(c: &mut Criterion) {
             || (),
             |()| {
                 let config = Config::from_env().expect("config");
-                Transformer::new(config, Backend::from_config(SentimentBackend::Vader))
+                Transformer::new(
+                    config,
+                    Backend::local(SentimentBackend::Vader).expect("vader"),
+                )
             },
             BatchSize::PerIteration,
         )

@@ -3,6 +3,9 @@
 //! Every variable has a default; a value that cannot be used fails start-up with a
 //! [`ConfigError`] naming the variable and the values it accepts.
 
+use std::time::Duration;
+
+use crate::comprehend::{ComprehendConfig, OtherLanguages};
 use crate::error::ConfigError;
 use crate::firehose::RESPONSE_LIMIT_BYTES;
 
@@ -20,6 +23,8 @@ pub enum MultiCategory {
 pub enum SentimentBackend {
     /// Local VADER, identical to Python vaderSentiment 3.3.2.
     Vader,
+    /// Amazon Comprehend `BatchDetectSentiment`, VADER for other languages and as fallback.
+    Comprehend,
     /// No sentiment: `sentiment` is `null`.
     None,
 }
@@ -39,6 +44,8 @@ pub struct Config {
     pub sentiment_backend: SentimentBackend,
     /// `METRICS_EMF`: also print the counters as CloudWatch Embedded Metric Format.
     pub metrics_emf: bool,
+    /// `COMPREHEND_*`: the Comprehend backend's settings.
+    pub comprehend: ComprehendConfig,
     /// Largest response we return (Lambda's limit; lowered only in tests).
     pub response_limit: usize,
 }
@@ -52,6 +59,7 @@ impl Default for Config {
             multi_category: MultiCategory::Multiple,
             sentiment_backend: SentimentBackend::Vader,
             metrics_emf: true,
+            comprehend: ComprehendConfig::default(),
             response_limit: RESPONSE_LIMIT_BYTES,
         }
     }
@@ -96,18 +104,71 @@ impl Config {
         if let Some(v) = get("SENTIMENT_BACKEND") {
             config.sentiment_backend = match v.trim().to_ascii_lowercase().as_str() {
                 "vader" => SentimentBackend::Vader,
+                "comprehend" => SentimentBackend::Comprehend,
                 "none" => SentimentBackend::None,
                 _ => {
                     return Err(ConfigError {
                         variable: "SENTIMENT_BACKEND",
                         value: v,
-                        expected: "one of: vader, none",
+                        expected: "one of: vader, comprehend, none",
                     })
                 }
             };
         }
         if let Some(v) = get("METRICS_EMF") {
             config.metrics_emf = parse_bool("METRICS_EMF", &v)?;
+        }
+        let c = &mut config.comprehend;
+        if let Some(v) = get("COMPREHEND_ENDPOINT_URL") {
+            if !(v.starts_with("http://") || v.starts_with("https://")) {
+                return Err(ConfigError {
+                    variable: "COMPREHEND_ENDPOINT_URL",
+                    value: v,
+                    expected: "an http:// or https:// URL",
+                });
+            }
+            c.endpoint_url = Some(v.trim().to_string());
+        }
+        if let Some(v) = get("COMPREHEND_CONCURRENCY") {
+            c.concurrency = parse_range(
+                "COMPREHEND_CONCURRENCY",
+                &v,
+                1,
+                64,
+                "a whole number from 1 to 64",
+            )?;
+        }
+        if let Some(v) = get("COMPREHEND_MAX_ATTEMPTS") {
+            c.max_attempts = parse_range(
+                "COMPREHEND_MAX_ATTEMPTS",
+                &v,
+                1,
+                20,
+                "a whole number from 1 to 20",
+            )?;
+        }
+        if let Some(v) = get("COMPREHEND_DEADLINE_MARGIN_MS") {
+            let ms = parse_range(
+                "COMPREHEND_DEADLINE_MARGIN_MS",
+                &v,
+                0,
+                600_000,
+                "milliseconds from 0 to 600000",
+            )?;
+            c.deadline_margin = Duration::from_millis(ms);
+        }
+        if let Some(v) = get("COMPREHEND_OTHER_LANGUAGES") {
+            c.other_languages = match v.trim().to_ascii_lowercase().as_str() {
+                "vader" => OtherLanguages::Vader,
+                "none" => OtherLanguages::None,
+                _ => {
+                    return Err(ConfigError {
+                        variable: "COMPREHEND_OTHER_LANGUAGES",
+                        value: v,
+                        expected: "one of: vader, none",
+                    })
+                }
+            };
         }
         Ok(config)
     }
@@ -121,6 +182,26 @@ fn parse_bool(variable: &'static str, value: &str) -> Result<bool, ConfigError> 
             variable,
             value: value.to_string(),
             expected: "one of: true, false (also 1/0, yes/no, on/off)",
+        }),
+    }
+}
+
+fn parse_range<T>(
+    variable: &'static str,
+    value: &str,
+    min: T,
+    max: T,
+    expected: &'static str,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd,
+{
+    match value.trim().parse::<T>() {
+        Ok(n) if n >= min && n <= max => Ok(n),
+        _ => Err(ConfigError {
+            variable,
+            value: value.to_string(),
+            expected,
         }),
     }
 }
@@ -192,6 +273,24 @@ mod tests {
         assert_eq!(c.sentiment_backend, SentimentBackend::None);
         assert!(!c.metrics_emf);
         assert_eq!(from(&[("LANGUAGES", "all")]).unwrap().languages, None);
+        let c = from(&[
+            ("SENTIMENT_BACKEND", "comprehend"),
+            ("COMPREHEND_ENDPOINT_URL", "http://127.0.0.1:4566"),
+            ("COMPREHEND_CONCURRENCY", "8"),
+            ("COMPREHEND_MAX_ATTEMPTS", "3"),
+            ("COMPREHEND_DEADLINE_MARGIN_MS", "2500"),
+            ("COMPREHEND_OTHER_LANGUAGES", "none"),
+        ])
+        .unwrap();
+        assert_eq!(c.sentiment_backend, SentimentBackend::Comprehend);
+        assert_eq!(
+            c.comprehend.endpoint_url.as_deref(),
+            Some("http://127.0.0.1:4566")
+        );
+        assert_eq!(c.comprehend.concurrency, 8);
+        assert_eq!(c.comprehend.max_attempts, 3);
+        assert_eq!(c.comprehend.deadline_margin, Duration::from_millis(2500));
+        assert_eq!(c.comprehend.other_languages, OtherLanguages::None);
     }
 
     #[test]
@@ -210,7 +309,22 @@ mod tests {
             (
                 "SENTIMENT_BACKEND",
                 "textblob",
-                "SENTIMENT_BACKEND=\"textblob\" is not valid: expected one of: vader, none",
+                "SENTIMENT_BACKEND=\"textblob\" is not valid: expected one of: vader, comprehend, none",
+            ),
+            (
+                "COMPREHEND_CONCURRENCY",
+                "0",
+                "COMPREHEND_CONCURRENCY=\"0\" is not valid: expected a whole number from 1 to 64",
+            ),
+            (
+                "COMPREHEND_OTHER_LANGUAGES",
+                "drop",
+                "COMPREHEND_OTHER_LANGUAGES=\"drop\" is not valid: expected one of: vader, none",
+            ),
+            (
+                "COMPREHEND_ENDPOINT_URL",
+                "localhost:4000",
+                "COMPREHEND_ENDPOINT_URL=\"localhost:4000\" is not valid: expected an http://",
             ),
             (
                 "LANGUAGES",

@@ -25,7 +25,7 @@ use crate::firehose::{
     ResponseRecord,
 };
 use crate::post::StreamPost;
-use crate::sentiment::{Analyzer, SentimentRequest};
+use crate::sentiment::{Analyzer, AnalyzerStats, SentimentRequest};
 
 /// The transform: configuration plus analyzer, built once at cold start.
 pub struct Transformer<A> {
@@ -69,6 +69,8 @@ pub struct Report {
     pub bytes_in: u64,
     /// Serialised response bytes out.
     pub bytes_out: u64,
+    /// What the analyzer did (remote calls, units, fallbacks).
+    pub sentiment: AnalyzerStats,
     /// Time spent in the transform.
     #[serde(serialize_with = "as_millis")]
     pub duration: Duration,
@@ -102,6 +104,7 @@ impl Report {
         for (k, v) in &other.sentiment_labels {
             *self.sentiment_labels.entry(k).or_default() += v;
         }
+        self.sentiment.merge(&other.sentiment);
         self.duplicate_record_ids += other.duplicate_record_ids;
         self.bytes_in += other.bytes_in;
         self.bytes_out += other.bytes_out;
@@ -165,11 +168,22 @@ impl<A: Analyzer> Transformer<A> {
         &self.analyzer
     }
 
-    /// Transforms one event. `now` becomes every document's `processed_at`.
+    /// Transforms one event with no deadline. `now` becomes every document's `processed_at`.
     pub async fn transform(
         &self,
         event: &FirehoseEvent,
         now: DateTime<Utc>,
+    ) -> Result<(FirehoseResponse, Report), ResponseTooLarge> {
+        self.transform_until(event, now, None).await
+    }
+
+    /// Transforms one event; remote analyzers stop retrying in time for `deadline` (the
+    /// Lambda invocation's).
+    pub async fn transform_until(
+        &self,
+        event: &FirehoseEvent,
+        now: DateTime<Utc>,
+        deadline: Option<Instant>,
     ) -> Result<(FirehoseResponse, Report), ResponseTooLarge> {
         let started = Instant::now();
         let processed_at = iso(now);
@@ -196,7 +210,7 @@ impl<A: Analyzer> Transformer<A> {
             })
             .collect();
 
-        self.score(&mut stages).await;
+        report.sentiment = self.score(&mut stages, deadline).await;
 
         let mut records = Vec::with_capacity(stages.len());
         let mut doc_buf = Vec::with_capacity(4096);
@@ -317,7 +331,7 @@ impl<A: Analyzer> Transformer<A> {
     }
 
     /// Scores every kept document in one analyzer batch.
-    async fn score(&self, stages: &mut [Stage<'_>]) {
+    async fn score(&self, stages: &mut [Stage<'_>], deadline: Option<Instant>) -> AnalyzerStats {
         let batch: Vec<SentimentRequest<'_>> = stages
             .iter()
             .filter_map(|s| match s {
@@ -329,14 +343,16 @@ impl<A: Analyzer> Transformer<A> {
             })
             .collect();
         if batch.is_empty() {
-            return;
+            return AnalyzerStats::default();
         }
-        let mut scores = self.analyzer.analyze(&batch).await.into_iter();
+        let analysis = self.analyzer.analyze(&batch, deadline).await;
+        let mut scores = analysis.sentiments.into_iter();
         for stage in stages.iter_mut() {
             if let Stage::Keep(doc) = stage {
                 doc.sentiment = scores.next().flatten();
             }
         }
+        analysis.stats
     }
 }
 

@@ -7,10 +7,12 @@
 //! filters the post on purpose, or `ProcessingFailed` with the original bytes.
 //!
 //! Modules: [`firehose`] (the wire contract), [`post`] (the input model), [`document`]
-//! (the output schema and cleaning), [`sentiment`] (analyzers), [`handler`] (one
+//! (the output schema and cleaning), [`sentiment`] (analyzers), [`comprehend`] (the
+//! Amazon Comprehend backend), [`handler`] (one
 //! invocation), [`config`], [`error`], [`metrics`] (logs and EMF), [`events`] (fixture
 //! and response tooling).
 
+pub mod comprehend;
 pub mod config;
 pub mod document;
 pub mod error;

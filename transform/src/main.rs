@@ -1,6 +1,8 @@
 //! The Lambda binary: reads the configuration once at cold start, builds the analyzer,
 //! and answers each Firehose invocation with [`transform::Transformer`].
 
+use std::time::{Duration, Instant};
+
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use transform::metrics::{emf_line, log_report};
 use transform::{Analyzer, Backend, Config, FirehoseEvent, FirehoseResponse, Transformer};
@@ -9,7 +11,7 @@ use transform::{Analyzer, Backend, Config, FirehoseEvent, FirehoseResponse, Tran
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = Config::from_env().map_err(|err| format!("invalid configuration: {err}"))?;
-    let analyzer = Backend::from_config(config.sentiment_backend);
+    let analyzer = Backend::from_config(&config).await;
     let transformer = Transformer::new(config, analyzer);
     let transformer = &transformer;
     lambda_runtime::run(service_fn(move |event| handle(event, transformer))).await
@@ -20,8 +22,13 @@ async fn handle(
     transformer: &Transformer<Backend>,
 ) -> Result<FirehoseResponse, Diagnostic> {
     let now = chrono::Utc::now();
+    // The invocation's deadline, in ms since the epoch, as an Instant.
+    let remaining_ms =
+        u64::try_from(event.context.deadline as i128 - i128::from(now.timestamp_millis()))
+            .unwrap_or(0);
+    let deadline = Instant::now() + Duration::from_millis(remaining_ms);
     let (response, report) = transformer
-        .transform(&event.payload, now)
+        .transform_until(&event.payload, now, Some(deadline))
         .await
         .map_err(|err| Diagnostic {
             error_type: "ResponseTooLarge".into(),

@@ -21,6 +21,12 @@ pub fn log_report(report: &Report, analyzer: &str) {
         categories = %compact(&report.categories),
         sentiment = %compact(&report.sentiment_labels),
         duplicate_record_ids = report.duplicate_record_ids,
+        sentiment_calls = report.sentiment.calls,
+        sentiment_retries = report.sentiment.retries,
+        comprehend_units = report.sentiment.units,
+        sentiment_fallback = report.sentiment.fallback,
+        sentiment_deduplicated = report.sentiment.deduplicated,
+        sentiment_other_languages = report.sentiment.routed_local,
         bytes_in = report.bytes_in,
         bytes_out = report.bytes_out,
         duration_ms = report.duration.as_secs_f64() * 1000.0,
@@ -56,6 +62,21 @@ pub fn emf_line(report: &Report, stream: &str, timestamp_ms: i64) -> String {
     for (reason, n) in &report.failed_by_reason {
         put(format!("ProcessingFailed.{reason}"), *n as f64, "Count");
     }
+    put(
+        "SentimentCalls".into(),
+        report.sentiment.calls as f64,
+        "Count",
+    );
+    put(
+        "ComprehendUnits".into(),
+        report.sentiment.units as f64,
+        "Count",
+    );
+    put(
+        "SentimentFallback".into(),
+        report.sentiment.fallback as f64,
+        "Count",
+    );
     put("BytesIn".into(), report.bytes_in as f64, "Bytes");
     put("BytesOut".into(), report.bytes_out as f64, "Bytes");
     put(
@@ -105,6 +126,6 @@ mod tests {
             let name = m["Name"].as_str().unwrap();
             assert!(v[name].is_number(), "{name} declared but not set");
         }
-        assert_eq!(decl["Metrics"].as_array().unwrap().len(), 9);
+        assert_eq!(decl["Metrics"].as_array().unwrap().len(), 12);
     }
 }

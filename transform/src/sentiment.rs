@@ -5,11 +5,13 @@
 //! calls; the local VADER analyzer scores each text on its own.
 
 use std::future::Future;
+use std::time::Instant;
 
 use serde::Serialize;
 use vader_parity::SentimentIntensityAnalyzer;
 
-use crate::config::SentimentBackend;
+use crate::comprehend::Comprehend;
+use crate::config::{Config, SentimentBackend};
 
 /// Overall polarity of a text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -54,6 +56,46 @@ pub struct Sentiment {
     pub mixed: f64,
     /// Which analyzer produced this value (`vader`, `comprehend`).
     pub analyzer: &'static str,
+    /// The configured analyzer could not score this text; `analyzer` stood in for it.
+    pub fallback: bool,
+}
+
+/// Counters of one analyzer batch, for the invocation's log line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct AnalyzerStats {
+    /// Remote calls made (every attempt).
+    pub calls: u64,
+    /// Of those, retries.
+    pub retries: u64,
+    /// Comprehend billing units used (100 characters, at least 3 per document).
+    pub units: u64,
+    /// Texts the fallback analyzer scored because the remote one could not.
+    pub fallback: u64,
+    /// Texts not sent because an identical text in the same language was.
+    pub deduplicated: u64,
+    /// Texts in languages the remote analyzer does not score (handled locally or left out).
+    pub routed_local: u64,
+}
+
+impl AnalyzerStats {
+    /// Adds another batch's counters.
+    pub fn merge(&mut self, other: &AnalyzerStats) {
+        self.calls += other.calls;
+        self.retries += other.retries;
+        self.units += other.units;
+        self.fallback += other.fallback;
+        self.deduplicated += other.deduplicated;
+        self.routed_local += other.routed_local;
+    }
+}
+
+/// What an analyzer made of a batch.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Analysis {
+    /// One entry per request, in order; `None` when the text gets no sentiment.
+    pub sentiments: Vec<Option<Sentiment>>,
+    /// The batch's counters.
+    pub stats: AnalyzerStats,
 }
 
 /// One text to score.
@@ -70,12 +112,13 @@ pub trait Analyzer {
     /// Short name for logs (`vader`, `none`).
     fn name(&self) -> &'static str;
 
-    /// Scores a batch: exactly one entry per request, in order; `None` when the text
-    /// gets no sentiment.
+    /// Scores a batch: exactly one entry per request, in order. `deadline` is when the
+    /// invocation must have answered (remote analyzers stop retrying before it).
     fn analyze(
         &self,
         batch: &[SentimentRequest<'_>],
-    ) -> impl Future<Output = Vec<Option<Sentiment>>> + Send;
+        deadline: Option<Instant>,
+    ) -> impl Future<Output = Analysis> + Send;
 }
 
 /// Local VADER, with output identical to Python vaderSentiment 3.3.2.
@@ -112,6 +155,7 @@ impl Vader {
             neutral: s.neu,
             mixed: 0.0,
             analyzer: "vader",
+            fallback: false,
         }
     }
 }
@@ -127,8 +171,15 @@ impl Analyzer for Vader {
         "vader"
     }
 
-    async fn analyze(&self, batch: &[SentimentRequest<'_>]) -> Vec<Option<Sentiment>> {
-        batch.iter().map(|r| Some(self.score(r.text))).collect()
+    async fn analyze(
+        &self,
+        batch: &[SentimentRequest<'_>],
+        _deadline: Option<Instant>,
+    ) -> Analysis {
+        Analysis {
+            sentiments: batch.iter().map(|r| Some(self.score(r.text))).collect(),
+            stats: AnalyzerStats::default(),
+        }
     }
 }
 
@@ -136,16 +187,31 @@ impl Analyzer for Vader {
 pub enum Backend {
     /// Local VADER.
     Vader(Vader),
+    /// Amazon Comprehend, with VADER for other languages and as fallback.
+    Comprehend(Box<Comprehend>),
     /// No sentiment.
     None,
 }
 
 impl Backend {
-    /// Builds the configured analyzer.
-    pub fn from_config(backend: SentimentBackend) -> Self {
-        match backend {
+    /// Builds the configured analyzer (the Comprehend client from the default AWS
+    /// provider chain).
+    pub async fn from_config(config: &Config) -> Self {
+        match config.sentiment_backend {
             SentimentBackend::Vader => Backend::Vader(Vader::new()),
+            SentimentBackend::Comprehend => Backend::Comprehend(Box::new(
+                Comprehend::from_env(config.comprehend.clone()).await,
+            )),
             SentimentBackend::None => Backend::None,
+        }
+    }
+
+    /// Builds a local analyzer (VADER or none); `None` for Comprehend, which needs a client.
+    pub fn local(backend: SentimentBackend) -> Option<Self> {
+        match backend {
+            SentimentBackend::Vader => Some(Backend::Vader(Vader::new())),
+            SentimentBackend::None => Some(Backend::None),
+            SentimentBackend::Comprehend => None,
         }
     }
 }
@@ -154,14 +220,19 @@ impl Analyzer for Backend {
     fn name(&self) -> &'static str {
         match self {
             Backend::Vader(v) => v.name(),
+            Backend::Comprehend(_) => "comprehend",
             Backend::None => "none",
         }
     }
 
-    async fn analyze(&self, batch: &[SentimentRequest<'_>]) -> Vec<Option<Sentiment>> {
+    async fn analyze(&self, batch: &[SentimentRequest<'_>], deadline: Option<Instant>) -> Analysis {
         match self {
-            Backend::Vader(v) => v.analyze(batch).await,
-            Backend::None => vec![None; batch.len()],
+            Backend::Vader(v) => v.analyze(batch, deadline).await,
+            Backend::Comprehend(c) => c.analyze(batch, deadline).await,
+            Backend::None => Analysis {
+                sentiments: vec![None; batch.len()],
+                stats: AnalyzerStats::default(),
+            },
         }
     }
 }
@@ -218,8 +289,8 @@ mod tests {
                 lang: Some("en"),
             },
         ];
-        let got = futures_lite_block_on(Backend::None.analyze(&batch));
-        assert_eq!(got, vec![None, None]);
+        let got = futures_lite_block_on(Backend::None.analyze(&batch, None));
+        assert_eq!(got.sentiments, vec![None, None]);
     }
 
     fn futures_lite_block_on<F: Future>(f: F) -> F::Output {

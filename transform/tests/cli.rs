@@ -2,6 +2,8 @@
 //! fixture events byte for byte from their NDJSON sources, `run` answers an event, and
 //! `decode` turns a raw response into the expected readable records.
 
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -91,7 +93,9 @@ fn a_bad_setting_fails_with_the_variable_and_allowed_values() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("SENTIMENT_BACKEND=\"textblob\" is not valid: expected one of: vader, none"),
+        err.contains(
+            "SENTIMENT_BACKEND=\"textblob\" is not valid: expected one of: vader, comprehend, none"
+        ),
         "{err}"
     );
 }

@@ -41,7 +41,9 @@ enum Command {
     /// Answer an event as the Lambda would and print the Firehose response.
     ///
     /// The configuration comes from the same environment variables as the Lambda
-    /// (DROP_RETWEETS, LANGUAGES, MIN_TEXT_LENGTH, MULTI_CATEGORY, SENTIMENT_BACKEND).
+    /// (DROP_RETWEETS, LANGUAGES, MIN_TEXT_LENGTH, MULTI_CATEGORY, SENTIMENT_BACKEND,
+    /// COMPREHEND_*); with SENTIMENT_BACKEND=comprehend, AWS credentials and region come
+    /// from the default provider chain.
     Run {
         /// Event JSON file(s); each is one invocation.
         #[arg(required = true)]
@@ -52,6 +54,15 @@ enum Command {
         /// Print readable documents instead of the raw base64 response.
         #[arg(long)]
         decode: bool,
+        /// Write the output here instead of standard output.
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+    },
+    /// Score texts with the local VADER analyzer: one text per input line (plain text,
+    /// or a JSON string literal), one JSON sentiment per output line.
+    Sentiment {
+        /// Input file, or `-` for standard input.
+        input: PathBuf,
         /// Write the output here instead of standard output.
         #[arg(long, short)]
         out: Option<PathBuf>,
@@ -106,6 +117,38 @@ fn main() -> Result<()> {
             decode,
             out,
         } => run(&events, now, decode, out.as_deref())?,
+        Command::Sentiment { input, out } => {
+            let text = if input.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin()).context("while reading standard input")?
+            } else {
+                std::fs::read_to_string(&input)
+                    .with_context(|| format!("while reading {}", input.display()))?
+            };
+            let vader = transform::sentiment::Vader::new();
+            let mut output = String::new();
+            let mut labels: std::collections::BTreeMap<&str, u64> = Default::default();
+            for line in text.lines() {
+                let owned;
+                let line = match serde_json::from_str::<String>(line) {
+                    Ok(s) => {
+                        owned = s;
+                        owned.as_str()
+                    }
+                    Err(_) => line,
+                };
+                let s = vader.score(line);
+                *labels.entry(s.label.as_str()).or_default() += 1;
+                output.push_str(&serde_json::to_string(&s)?);
+                output.push('\n');
+            }
+            write_out(out.as_deref(), &output)?;
+            let counts: Vec<String> = labels.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            eprintln!(
+                "sentiment: {} texts scored ({})",
+                text.lines().count(),
+                counts.join(", ")
+            );
+        }
         Command::Decode { response, out } => {
             let text = std::fs::read_to_string(&response)
                 .with_context(|| format!("while reading {}", response.display()))?;
@@ -126,11 +169,12 @@ fn run(
     out: Option<&Path>,
 ) -> Result<()> {
     let config = Config::from_env().context("while reading the configuration")?;
-    let analyzer = Backend::from_config(config.sentiment_backend);
-    let transformer = Transformer::new(config, analyzer);
     let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
         .build()
         .context("while starting the async runtime")?;
+    let analyzer = runtime.block_on(Backend::from_config(&config));
+    let transformer = Transformer::new(config, analyzer);
     let mut total = Report::default();
     let mut output = String::new();
     let progress = std::io::stderr().is_terminal() && events.len() > 1;
