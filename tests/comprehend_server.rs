@@ -8,17 +8,15 @@
 //! entry instead of a result.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
+
+use crate::http::{serve, Server};
 
 /// Languages Comprehend's sentiment detection accepts.
 const LANGUAGES: [&str; 12] = [
@@ -66,8 +64,7 @@ pub struct ComprehendServer {
     /// `http://127.0.0.1:PORT`.
     pub url: String,
     state: Arc<Mutex<State>>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: Server,
 }
 
 impl ComprehendServer {
@@ -77,43 +74,12 @@ impl ComprehendServer {
             behaviour,
             seen: Seen::default(),
         }));
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        listener
-            .set_nonblocking(true)
-            .expect("non-blocking listener");
-        let addr: SocketAddr = listener.local_addr().expect("local address");
-        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
         let shared = Arc::clone(&state);
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("server runtime");
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-                loop {
-                    tokio::select! {
-                        _ = &mut stopped => break,
-                        accepted = listener.accept() => {
-                            let Ok((stream, _)) = accepted else { continue };
-                            let state = Arc::clone(&shared);
-                            tokio::spawn(async move {
-                                let service = service_fn(move |req| handle(Arc::clone(&state), req));
-                                let _ = http1::Builder::new()
-                                    .serve_connection(TokioIo::new(stream), service)
-                                    .await;
-                            });
-                        }
-                    }
-                }
-            });
-        });
+        let server = serve(move |req| handle(Arc::clone(&shared), req));
         ComprehendServer {
-            url: format!("http://{addr}"),
+            url: server.url.clone(),
             state,
-            stop: Some(stop),
-            thread: Some(thread),
+            _server: server,
         }
     }
 
@@ -125,17 +91,6 @@ impl ComprehendServer {
     /// A copy of what the server has seen so far.
     pub fn seen(&self) -> Seen {
         self.state.lock().expect("state").seen.clone()
-    }
-}
-
-impl Drop for ComprehendServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

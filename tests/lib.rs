@@ -5,6 +5,10 @@
 use std::path::{Path, PathBuf};
 
 pub mod comprehend_server;
+pub mod firehose_server;
+pub mod http;
+pub mod jetstream_server;
+pub mod x_server;
 
 use chrono::{DateTime, Utc};
 use transform::events::{decode_response, DecodedRecord};

@@ -18,6 +18,7 @@ use aws_sdk_comprehend::Client;
 use futures_util::stream::{self, StreamExt};
 use tracing::{debug, warn};
 
+use crate::retry::{backoff, jitter};
 use crate::sentiment::{Analysis, AnalyzerStats, Label, Sentiment, SentimentRequest, Vader};
 
 /// Documents per `BatchDetectSentiment` call (the API's limit).
@@ -104,15 +105,6 @@ pub fn truncate_utf8(text: &str, max: usize) -> &str {
 /// Comprehend's billing units for one document: 100 characters each, at least 3.
 pub fn units(text: &str) -> u64 {
     (text.chars().count() as u64).div_ceil(100).max(3)
-}
-
-/// The delay before retry `attempt` (1-based): full jitter over a capped exponential.
-pub fn backoff(attempt: u32, base: Duration, cap: Duration, jitter: f64) -> Duration {
-    let exp = base.saturating_mul(
-        1u32.checked_shl(attempt.saturating_sub(1))
-            .unwrap_or(u32::MAX),
-    );
-    exp.min(cap).mul_f64(jitter.clamp(0.0, 1.0))
 }
 
 /// Whether an error is worth retrying: throttling, server-side and transport errors.
@@ -394,14 +386,6 @@ impl Comprehend {
     }
 }
 
-/// A random factor in [0, 1) for jitter, from the standard library's random hasher seed.
-fn jitter() -> f64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(Instant::now().elapsed().as_nanos());
-    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
-}
-
 fn to_sentiment(
     label: Option<&SentimentType>,
     score: Option<&aws_sdk_comprehend::types::SentimentScore>,
@@ -464,23 +448,6 @@ mod tests {
         assert_eq!(units(&"x".repeat(300)), 3);
         assert_eq!(units(&"x".repeat(301)), 4);
         assert_eq!(units(&"é".repeat(1000)), 10);
-    }
-
-    #[test]
-    fn backoff_is_capped_exponential_with_full_jitter() {
-        let base = Duration::from_millis(100);
-        let cap = Duration::from_secs(5);
-        let full: Vec<u128> = (1..=8)
-            .map(|a| backoff(a, base, cap, 1.0).as_millis())
-            .collect();
-        assert_eq!(full, [100, 200, 400, 800, 1600, 3200, 5000, 5000]);
-        assert_eq!(backoff(3, base, cap, 0.5), Duration::from_millis(200));
-        assert_eq!(backoff(3, base, cap, 0.0), Duration::ZERO);
-        assert_eq!(backoff(60, base, cap, 1.0), cap);
-        for _ in 0..100 {
-            let j = jitter();
-            assert!((0.0..1.0).contains(&j));
-        }
     }
 
     #[test]

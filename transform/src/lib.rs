@@ -9,8 +9,8 @@
 //! Modules: [`firehose`] (the wire contract), [`post`] (the input model), [`document`]
 //! (the output schema and cleaning), [`sentiment`] (analyzers), [`comprehend`] (the
 //! Amazon Comprehend backend), [`handler`] (one
-//! invocation), [`config`], [`error`], [`metrics`] (logs and EMF), [`events`] (fixture
-//! and response tooling).
+//! invocation), [`config`], [`error`], [`metrics`] (logs and EMF), [`retry`] (backoff),
+//! [`events`] (fixture and response tooling).
 
 pub mod comprehend;
 pub mod config;
@@ -21,6 +21,7 @@ pub mod firehose;
 pub mod handler;
 pub mod metrics;
 pub mod post;
+pub mod retry;
 pub mod sentiment;
 
 pub use config::Config;

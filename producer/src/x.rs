@@ -1,0 +1,457 @@
+//! The X API v2 filtered stream: rules management and the stream itself.
+//!
+//! The stream asks for every field and expansion the transform reads and forwards each
+//! post byte for byte. Keep-alive newlines are skipped; no bytes for the stall timeout
+//! (20 s) is a stall and reconnects. Reconnects follow X's guidance: network errors back
+//! off linearly by 250 ms up to 16 s; HTTP errors exponentially from 5 s up to 320 s;
+//! 429 from 60 s doubling, or until `x-rate-limit-reset` when that is later. 401, 403 and
+//! rule errors are permanent. `operational-disconnect` error objects reconnect at once
+//! on the network schedule.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, info, warn};
+
+use crate::sink::{Record, Stats};
+
+/// Query string of the stream: the fields and expansions the transform uses.
+pub const STREAM_QUERY: &str = "tweet.fields=created_at,lang,author_id,public_metrics,entities,attachments,referenced_tweets,in_reply_to_user_id,conversation_id\
+&expansions=author_id,attachments.media_keys,referenced_tweets.id\
+&user.fields=username,name,public_metrics\
+&media.fields=type";
+
+/// Why the stream stopped for good.
+#[derive(Debug, thiserror::Error)]
+pub enum XError {
+    /// 401 / 403: the token is wrong or lacks access.
+    #[error("X refused the credentials (HTTP {status}): {body}; check the bearer token and the app's access level")]
+    Unauthorized {
+        /// HTTP status.
+        status: u16,
+        /// X's explanation.
+        body: String,
+    },
+    /// The rules were refused.
+    #[error("X refused the rules: {0}")]
+    Rules(String),
+    /// A request could not be made or read.
+    #[error("request to X failed: {0}")]
+    Http(String),
+}
+
+/// One rule as X stores it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct XRule {
+    /// X's rule id.
+    pub id: String,
+    /// The query.
+    pub value: String,
+    /// The tag.
+    #[serde(default)]
+    pub tag: Option<String>,
+}
+
+/// What `rules sync` will change.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RulesPlan {
+    /// (value, tag) to add.
+    pub add: Vec<(String, String)>,
+    /// Ids of rules to delete.
+    pub delete: Vec<XRule>,
+    /// Rules already as wanted.
+    pub keep: Vec<XRule>,
+}
+
+/// Diffs the wanted (value, tag) rules against the server's: add what is missing, delete
+/// what is not wanted, keep the rest.
+pub fn plan(wanted: &[(String, String)], existing: &[XRule]) -> RulesPlan {
+    let mut plan = RulesPlan::default();
+    let wanted_set: HashSet<(&str, &str)> = wanted.iter().map(|(v, t)| (v.as_str(), t.as_str())).collect();
+    let mut kept: HashSet<(&str, &str)> = HashSet::new();
+    for rule in existing {
+        let key = (rule.value.as_str(), rule.tag.as_deref().unwrap_or(""));
+        if wanted_set.contains(&key) && kept.insert(key) {
+            plan.keep.push(rule.clone());
+        } else {
+            plan.delete.push(rule.clone());
+        }
+    }
+    for (v, t) in wanted {
+        if !kept.contains(&(v.as_str(), t.as_str())) && !plan.add.contains(&(v.clone(), t.clone())) {
+            plan.add.push((v.clone(), t.clone()));
+        }
+    }
+    plan
+}
+
+/// Why a connection ended, deciding the next wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disconnect {
+    /// TCP/TLS error, stall, end of stream, operational disconnect.
+    Network,
+    /// An HTTP error status other than 429.
+    Http,
+    /// HTTP 429; `reset_in` is how long until `x-rate-limit-reset`.
+    RateLimited {
+        /// Time until the rate-limit window resets, when X said.
+        reset_in: Option<Duration>,
+    },
+}
+
+/// X's reconnect schedule; reset it once a connection delivers data.
+#[derive(Debug, Clone, Default)]
+pub struct Reconnect {
+    network: u32,
+    http: u32,
+    rate: u32,
+}
+
+impl Reconnect {
+    /// The wait before the next attempt after `why`.
+    pub fn next(&mut self, why: Disconnect) -> Duration {
+        match why {
+            Disconnect::Network => {
+                self.network += 1;
+                Duration::from_millis(250 * u64::from(self.network)).min(Duration::from_secs(16))
+            }
+            Disconnect::Http => {
+                self.http += 1;
+                (Duration::from_secs(5) * 2u32.saturating_pow(self.http - 1).min(64)).min(Duration::from_secs(320))
+            }
+            Disconnect::RateLimited { reset_in } => {
+                self.rate += 1;
+                let doubling = Duration::from_secs(60) * 2u32.saturating_pow(self.rate - 1).min(1 << 10);
+                reset_in.map_or(doubling, |r| r.max(doubling))
+            }
+        }
+    }
+
+    /// Starts the schedules over (after a healthy connection).
+    pub fn reset(&mut self) {
+        *self = Reconnect::default();
+    }
+}
+
+/// How the stream waits between attempts; tests record the waits instead of sleeping.
+#[derive(Clone)]
+pub enum Sleeper {
+    /// Really sleep.
+    Real,
+    /// Record the wait and return at once.
+    Recorded(Arc<std::sync::Mutex<Vec<Duration>>>),
+}
+
+impl Sleeper {
+    /// Waits `d` (or records it).
+    pub async fn sleep(&self, d: Duration) {
+        match self {
+            Sleeper::Real => tokio::time::sleep(d).await,
+            Sleeper::Recorded(log) => {
+                if let Ok(mut log) = log.lock() {
+                    log.push(d);
+                }
+                tokio::task::yield_now().await;
+            }
+        }
+    }
+}
+
+/// An X API client.
+#[derive(Clone)]
+pub struct XClient {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl XClient {
+    /// A client for `base` (`https://api.x.com`, or a test server) with a bearer token.
+    pub fn new(base: &str, token: &str) -> Result<Self, XError> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("social-sentiment-producer/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| XError::Http(e.to_string()))?;
+        Ok(XClient {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+            token: token.to_string(),
+        })
+    }
+
+    fn rules_url(&self) -> String {
+        format!("{}/2/tweets/search/stream/rules", self.base)
+    }
+
+    async fn json(&self, req: reqwest::RequestBuilder) -> Result<Value, XError> {
+        let resp = req
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|e| XError::Http(e.to_string()))?;
+        let status = resp.status().as_u16();
+        let body = resp.text().await.map_err(|e| XError::Http(e.to_string()))?;
+        if status == 401 || status == 403 {
+            return Err(XError::Unauthorized { status, body });
+        }
+        let value: Value = serde_json::from_str(&body).map_err(|_| XError::Http(format!("HTTP {status}: {body}")))?;
+        if !(200..300).contains(&status) {
+            return Err(XError::Rules(format!("HTTP {status}: {body}")));
+        }
+        Ok(value)
+    }
+
+    /// The rules on the server.
+    pub async fn list_rules(&self) -> Result<Vec<XRule>, XError> {
+        let v = self.json(self.http.get(self.rules_url())).await?;
+        let data = v.get("data").cloned().unwrap_or(Value::Array(Vec::new()));
+        serde_json::from_value(data).map_err(|e| XError::Http(e.to_string()))
+    }
+
+    async fn post_rules(&self, body: Value, dry_run: bool) -> Result<Value, XError> {
+        let req = self
+            .http
+            .post(format!("{}?dry_run={dry_run}", self.rules_url()))
+            .json(&body);
+        let v = self.json(req).await?;
+        if let Some(errors) = v.get("errors").and_then(Value::as_array) {
+            if !errors.is_empty() {
+                return Err(XError::Rules(Value::Array(errors.clone()).to_string()));
+            }
+        }
+        Ok(v)
+    }
+
+    /// Applies a plan: validates it with `dry_run` first, then deletes and adds only what
+    /// changed.
+    pub async fn apply(&self, plan: &RulesPlan) -> Result<(), XError> {
+        let add = json!({"add": plan.add.iter().map(|(v, t)| json!({"value": v, "tag": t})).collect::<Vec<_>>()});
+        let delete = json!({"delete": {"ids": plan.delete.iter().map(|r| r.id.clone()).collect::<Vec<_>>()}});
+        for dry_run in [true, false] {
+            if !plan.delete.is_empty() {
+                self.post_rules(delete.clone(), dry_run).await?;
+            }
+            if !plan.add.is_empty() {
+                self.post_rules(add.clone(), dry_run).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the stream into `tx` until `shutdown` turns true, reconnecting as X asks.
+    pub async fn stream(
+        &self,
+        tx: mpsc::Sender<Record>,
+        stats: Arc<Stats>,
+        stall: Duration,
+        sleeper: Sleeper,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<(), XError> {
+        let url = format!("{}/2/tweets/search/stream?{}", self.base, STREAM_QUERY);
+        let mut schedule = Reconnect::default();
+        loop {
+            if *shutdown.borrow() {
+                return Ok(());
+            }
+            let why = tokio::select! {
+                r = self.connect_once(&url, &tx, &stats, stall, &mut schedule) => r?,
+                _ = shutdown.changed() => return Ok(()),
+            };
+            let Some(why) = why else { return Ok(()) };
+            Stats::add(&stats.reconnects, 1);
+            let wait = schedule.next(why);
+            info!(?why, wait_ms = wait.as_millis() as u64, "x stream disconnected; reconnecting");
+            tokio::select! {
+                _ = sleeper.sleep(wait) => {}
+                _ = shutdown.changed() => return Ok(()),
+            }
+        }
+    }
+
+    /// One connection; `Ok(None)` when the queue closed, `Ok(Some(why))` to reconnect.
+    async fn connect_once(
+        &self,
+        url: &str,
+        tx: &mpsc::Sender<Record>,
+        stats: &Stats,
+        stall: Duration,
+        schedule: &mut Reconnect,
+    ) -> Result<Option<Disconnect>, XError> {
+        let resp = match self.http.get(url).bearer_auth(&self.token).send().await {
+            Ok(r) => r,
+            Err(e) => {
+                warn!(error = %e, "x stream: connection failed");
+                return Ok(Some(Disconnect::Network));
+            }
+        };
+        let status = resp.status().as_u16();
+        if status == 401 || status == 403 {
+            let body = resp.text().await.unwrap_or_default();
+            return Err(XError::Unauthorized { status, body });
+        }
+        if status == 429 {
+            let reset_in = resp
+                .headers()
+                .get("x-rate-limit-reset")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<i64>().ok())
+                .map(|epoch| {
+                    let now = chrono::Utc::now().timestamp();
+                    Duration::from_secs(u64::try_from(epoch - now).unwrap_or(0))
+                });
+            return Ok(Some(Disconnect::RateLimited { reset_in }));
+        }
+        if !(200..300).contains(&status) {
+            let body = resp.text().await.unwrap_or_default();
+            if status == 400 || status == 409 {
+                // Rule problems (e.g. "no rules") will not fix themselves.
+                if body.contains("rule") || body.contains("Rule") {
+                    return Err(XError::Rules(format!("HTTP {status}: {body}")));
+                }
+            }
+            warn!(status, body = %body, "x stream: HTTP error");
+            return Ok(Some(Disconnect::Http));
+        }
+        info!("x stream connected");
+        let mut body = resp.bytes_stream();
+        let mut line: Vec<u8> = Vec::new();
+        loop {
+            let chunk = match tokio::time::timeout(stall, body.next()).await {
+                Err(_) => {
+                    warn!(stall_s = stall.as_secs_f64(), "x stream stalled");
+                    return Ok(Some(Disconnect::Network));
+                }
+                Ok(None) => return Ok(Some(Disconnect::Network)),
+                Ok(Some(Err(e))) => {
+                    warn!(error = %e, "x stream: read failed");
+                    return Ok(Some(Disconnect::Network));
+                }
+                Ok(Some(Ok(chunk))) => chunk,
+            };
+            let mut rest: &[u8] = &chunk;
+            while let Some(pos) = rest.iter().position(|&b| b == b'\n') {
+                line.extend_from_slice(&rest[..pos]);
+                rest = &rest[pos + 1..];
+                let payload = std::mem::take(&mut line);
+                let trimmed = payload.strip_suffix(b"\r").unwrap_or(&payload);
+                if trimmed.iter().all(u8::is_ascii_whitespace) {
+                    debug!("keep-alive");
+                    continue;
+                }
+                match classify(trimmed) {
+                    Line::Post(tags) => {
+                        schedule.reset();
+                        let mut record = Record::new(trimmed.to_vec());
+                        record.tags = tags;
+                        Stats::add(&stats.received, 1);
+                        if tx.send(record).await.is_err() {
+                            return Ok(None);
+                        }
+                    }
+                    Line::OperationalDisconnect(detail) => {
+                        warn!(%detail, "x stream: operational disconnect");
+                        return Ok(Some(Disconnect::Network));
+                    }
+                    Line::Other(detail) => {
+                        Stats::add(&stats.skipped, 1);
+                        warn!(%detail, "x stream: message without a post");
+                    }
+                }
+            }
+            line.extend_from_slice(rest);
+        }
+    }
+}
+
+enum Line {
+    Post(Vec<String>),
+    OperationalDisconnect(String),
+    Other(String),
+}
+
+fn classify(line: &[u8]) -> Line {
+    #[derive(Deserialize)]
+    struct Peek {
+        #[serde(default)]
+        data: Option<serde::de::IgnoredAny>,
+        #[serde(default)]
+        matching_rules: Vec<Tag>,
+        #[serde(default)]
+        errors: Vec<Value>,
+    }
+    #[derive(Deserialize)]
+    struct Tag {
+        #[serde(default)]
+        tag: Option<String>,
+    }
+    match serde_json::from_slice::<Peek>(line) {
+        Ok(p) if p.data.is_some() => Line::Post(p.matching_rules.into_iter().filter_map(|t| t.tag).collect()),
+        Ok(p) => {
+            let text = Value::Array(p.errors.clone()).to_string();
+            if p.errors.iter().any(|e| e.get("title").and_then(Value::as_str) == Some("operational-disconnect")) {
+                Line::OperationalDisconnect(text)
+            } else {
+                Line::Other(text)
+            }
+        }
+        Err(e) => Line::Other(format!("not JSON: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reconnect_schedule_follows_x_guidance() {
+        let mut r = Reconnect::default();
+        let net: Vec<u128> = (0..70).map(|_| r.next(Disconnect::Network).as_millis()).collect();
+        assert_eq!(&net[..4], [250, 500, 750, 1000]);
+        assert_eq!(net[63], 16_000);
+        assert_eq!(net[69], 16_000);
+        let mut r = Reconnect::default();
+        let http: Vec<u64> = (0..9).map(|_| r.next(Disconnect::Http).as_secs()).collect();
+        assert_eq!(http, [5, 10, 20, 40, 80, 160, 320, 320, 320]);
+        let mut r = Reconnect::default();
+        let rl = |reset_in| Disconnect::RateLimited { reset_in };
+        assert_eq!(r.next(rl(None)).as_secs(), 60);
+        assert_eq!(r.next(rl(Some(Duration::from_secs(10)))).as_secs(), 120);
+        assert_eq!(r.next(rl(Some(Duration::from_secs(900)))).as_secs(), 900);
+        r.reset();
+        assert_eq!(r.next(Disconnect::Network).as_millis(), 250);
+    }
+
+    #[test]
+    fn rules_plan_adds_and_deletes_only_what_changed() {
+        let existing = vec![
+            XRule { id: "1".into(), value: "cat has:images".into(), tag: Some("cats".into()) },
+            XRule { id: "2".into(), value: "dog".into(), tag: Some("dogs".into()) },
+            XRule { id: "3".into(), value: "cat has:images".into(), tag: Some("cats".into()) },
+        ];
+        let wanted = vec![
+            ("cat has:images".to_string(), "cats".to_string()),
+            ("dog has:images".to_string(), "dogs".to_string()),
+        ];
+        let p = plan(&wanted, &existing);
+        assert_eq!(p.add, vec![("dog has:images".to_string(), "dogs".to_string())]);
+        assert_eq!(p.delete.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["2", "3"]);
+        assert_eq!(p.keep.len(), 1);
+        assert_eq!(plan(&wanted, &[]).add.len(), 2);
+    }
+
+    #[test]
+    fn stream_lines_are_classified() {
+        assert!(matches!(classify(br#"{"data":{"id":"1"},"matching_rules":[{"id":"9","tag":"cats"}]}"#), Line::Post(t) if t == ["cats"]));
+        assert!(matches!(
+            classify(br#"{"errors":[{"title":"operational-disconnect","disconnect_type":"UpstreamOperationalDisconnect"}]}"#),
+            Line::OperationalDisconnect(_)
+        ));
+        assert!(matches!(classify(br#"{"errors":[{"title":"ConnectionException"}]}"#), Line::Other(_)));
+        assert!(matches!(classify(b"garbage"), Line::Other(_)));
+    }
+}

@@ -1,0 +1,45 @@
+//! Retry timing shared by every client that talks to AWS: capped exponential backoff
+//! with full jitter (the schedule AWS's architecture guidance recommends).
+
+use std::time::{Duration, Instant};
+
+/// The delay before retry `attempt` (1-based): `base · 2^(attempt−1)`, at most `cap`,
+/// scaled by `jitter` in [0, 1] (full jitter).
+pub fn backoff(attempt: u32, base: Duration, cap: Duration, jitter: f64) -> Duration {
+    let exp = base.saturating_mul(
+        1u32.checked_shl(attempt.saturating_sub(1))
+            .unwrap_or(u32::MAX),
+    );
+    exp.min(cap).mul_f64(jitter.clamp(0.0, 1.0))
+}
+
+/// A random factor in [0, 1) for jitter, seeded by the standard library's per-process
+/// random hasher keys.
+pub fn jitter() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(Instant::now().elapsed().as_nanos());
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_capped_exponential_with_full_jitter() {
+        let base = Duration::from_millis(100);
+        let cap = Duration::from_secs(5);
+        let full: Vec<u128> = (1..=8)
+            .map(|a| backoff(a, base, cap, 1.0).as_millis())
+            .collect();
+        assert_eq!(full, [100, 200, 400, 800, 1600, 3200, 5000, 5000]);
+        assert_eq!(backoff(3, base, cap, 0.5), Duration::from_millis(200));
+        assert_eq!(backoff(3, base, cap, 0.0), Duration::ZERO);
+        assert_eq!(backoff(60, base, cap, 1.0), cap);
+        let draws: Vec<f64> = (0..200).map(|_| jitter()).collect();
+        assert!(draws.iter().all(|j| (0.0..1.0).contains(j)));
+        let distinct: std::collections::BTreeSet<u64> = draws.iter().map(|j| j.to_bits()).collect();
+        assert!(distinct.len() > 150, "jitter is not random: {}", distinct.len());
+    }
+}
