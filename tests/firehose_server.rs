@@ -27,6 +27,8 @@ pub struct Behaviour {
     pub throttle_next: u32,
     /// Answer every call with HTTP 503.
     pub unavailable: bool,
+    /// Count accepted records without keeping their bytes (benchmarks).
+    pub discard: bool,
 }
 
 /// What the server has seen.
@@ -38,8 +40,10 @@ pub struct Seen {
     pub failed_calls: u64,
     /// Entries answered with an error code.
     pub failed_entries: u64,
-    /// Accepted record bytes, in order of acceptance.
+    /// Accepted record bytes, in order of acceptance (empty with `discard`).
     pub accepted: Vec<Vec<u8>>,
+    /// Accepted records.
+    pub accepted_count: u64,
     /// Largest number of records in one call.
     pub max_batch_records: usize,
     /// Largest number of data bytes in one call.
@@ -91,7 +95,8 @@ impl FirehoseServer {
 
 fn reply(status: u16, body: Value) -> Response<Full<Bytes>> {
     let mut resp = Response::new(Full::new(Bytes::from(body.to_string())));
-    *resp.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    *resp.status_mut() =
+        hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
     resp.headers_mut().insert(
         "content-type",
         hyper::header::HeaderValue::from_static("application/x-amz-json-1.1"),
@@ -99,7 +104,10 @@ fn reply(status: u16, body: Value) -> Response<Full<Bytes>> {
     resp
 }
 
-async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(
+    state: Arc<Mutex<State>>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let target = req
         .headers()
         .get("x-amz-target")
@@ -116,13 +124,18 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Result<Resp
     if st.behaviour.unavailable || st.behaviour.throttle_next > 0 {
         st.behaviour.throttle_next = st.behaviour.throttle_next.saturating_sub(1);
         st.seen.failed_calls += 1;
-        return Ok(reply(503, json!({"__type": "ServiceUnavailableException", "message": "Slow down."})));
+        return Ok(reply(
+            503,
+            json!({"__type": "ServiceUnavailableException", "message": "Slow down."}),
+        ));
     }
     if let Some(name) = request["DeliveryStreamName"].as_str() {
         st.seen.streams.push(name.to_string());
     }
     let records: Vec<Value> = match target.as_str() {
-        "Firehose_20150804.PutRecordBatch" => request["Records"].as_array().cloned().unwrap_or_default(),
+        "Firehose_20150804.PutRecordBatch" => {
+            request["Records"].as_array().cloned().unwrap_or_default()
+        }
         "Firehose_20150804.PutRecord" => vec![request["Record"].clone()],
         _ => return Ok(reply(400, json!({"__type": "UnknownOperationException"}))),
     };
@@ -130,7 +143,9 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Result<Resp
     let mut failed = 0;
     let mut bytes = 0;
     for r in &records {
-        let data = STANDARD.decode(r["Data"].as_str().unwrap_or_default()).unwrap_or_default();
+        let data = STANDARD
+            .decode(r["Data"].as_str().unwrap_or_default())
+            .unwrap_or_default();
         bytes += data.len();
         let marked = st
             .behaviour
@@ -142,10 +157,15 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Result<Resp
         if marked && *count < times {
             *count += 1;
             failed += 1;
-            responses.push(json!({"ErrorCode": "ServiceUnavailableException", "ErrorMessage": "Slow down."}));
+            responses.push(
+                json!({"ErrorCode": "ServiceUnavailableException", "ErrorMessage": "Slow down."}),
+            );
         } else {
-            let n = st.seen.accepted.len();
-            st.seen.accepted.push(data);
+            let n = st.seen.accepted_count;
+            st.seen.accepted_count += 1;
+            if !st.behaviour.discard {
+                st.seen.accepted.push(data);
+            }
             responses.push(json!({"RecordId": format!("rec-{n}")}));
         }
     }
@@ -154,9 +174,17 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Result<Resp
     st.seen.max_batch_bytes = st.seen.max_batch_bytes.max(bytes);
     if target == "Firehose_20150804.PutRecord" {
         return Ok(match responses.pop() {
-            Some(r) if r.get("RecordId").is_some() => reply(200, json!({"RecordId": r["RecordId"], "Encrypted": false})),
-            _ => reply(503, json!({"__type": "ServiceUnavailableException", "message": "Slow down."})),
+            Some(r) if r.get("RecordId").is_some() => {
+                reply(200, json!({"RecordId": r["RecordId"], "Encrypted": false}))
+            }
+            _ => reply(
+                503,
+                json!({"__type": "ServiceUnavailableException", "message": "Slow down."}),
+            ),
         });
     }
-    Ok(reply(200, json!({"FailedPutCount": failed, "Encrypted": false, "RequestResponses": responses})))
+    Ok(reply(
+        200,
+        json!({"FailedPutCount": failed, "Encrypted": false, "RequestResponses": responses}),
+    ))
 }

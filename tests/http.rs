@@ -29,7 +29,9 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener.set_nonblocking(true).expect("non-blocking listener");
+    listener
+        .set_nonblocking(true)
+        .expect("non-blocking listener");
     let addr: SocketAddr = listener.local_addr().expect("local address");
     let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::spawn(move || {

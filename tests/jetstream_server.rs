@@ -56,6 +56,8 @@ impl JetstreamServer {
                     tokio::spawn(async move {
                         let cursor: Arc<Mutex<Option<u64>>> = Arc::default();
                         let c = Arc::clone(&cursor);
+                        // The error type is tungstenite's, sized by its HTTP response.
+                        #[allow(clippy::result_large_err)]
                         let callback = move |req: &Request, resp: Response| {
                             let q = req.uri().query().unwrap_or_default();
                             let value = q
@@ -67,7 +69,9 @@ impl JetstreamServer {
                             }
                             Ok(resp)
                         };
-                        let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(stream, callback).await else {
+                        let Ok(mut ws) =
+                            tokio_tungstenite::accept_hdr_async(stream, callback).await
+                        else {
                             return;
                         };
                         let from = cursor.lock().map(|c| *c).unwrap_or(None);

@@ -29,7 +29,9 @@ fn firehose_client(url: &str) -> aws_sdk_firehose::Client {
     let config = aws_sdk_firehose::Config::builder()
         .behavior_version_latest()
         .region(aws_sdk_firehose::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_firehose::config::Credentials::new("AKIDTEST", "secret", None, None, "tests"))
+        .credentials_provider(aws_sdk_firehose::config::Credentials::new(
+            "AKIDTEST", "secret", None, None, "tests",
+        ))
         .endpoint_url(url)
         .retry_config(aws_sdk_firehose::config::retry::RetryConfig::disabled())
         .build();
@@ -55,7 +57,12 @@ fn sink_config(name: &str) -> SinkConfig {
 }
 
 /// Sends `records` through a sink into the server; returns the stats.
-fn deliver(rt: &tokio::runtime::Runtime, url: &str, config: SinkConfig, records: Vec<Record>) -> Arc<Stats> {
+fn deliver(
+    rt: &tokio::runtime::Runtime,
+    url: &str,
+    config: SinkConfig,
+    records: Vec<Record>,
+) -> Arc<Stats> {
     let stats = Arc::new(Stats::default());
     let (tx, rx) = mpsc::channel(64);
     let sink = Sink::new(firehose_client(url), config, Arc::clone(&stats));
@@ -88,23 +95,46 @@ fn sink_resends_only_failed_entries_and_delivers_every_byte() {
         .collect();
     // Big records: four of these exceed one call's 4 MiB.
     for i in 0..6 {
-        records.push(Record::new(format!(r#"{{"data":{{"id":"big{i}","text":"{}"}}}}"#, "y".repeat(900_000)).into_bytes()));
+        records.push(Record::new(
+            format!(
+                r#"{{"data":{{"id":"big{i}","text":"{}"}}}}"#,
+                "y".repeat(900_000)
+            )
+            .into_bytes(),
+        ));
     }
-    let too_big = Record::new(format!(r#"{{"data":{{"id":"huge","text":"{}"}}}}"#, "z".repeat(1_100_000)).into_bytes());
+    let too_big = Record::new(
+        format!(
+            r#"{{"data":{{"id":"huge","text":"{}"}}}}"#,
+            "z".repeat(1_100_000)
+        )
+        .into_bytes(),
+    );
     records.insert(700, too_big.clone());
     let config = sink_config("resend");
     let rejects = config.rejects_path.clone();
     let stats = deliver(&rt, server.url(), config, records.clone());
 
     let seen = server.seen();
-    let mut want: Vec<Vec<u8>> = records.iter().filter(|r| r.data != too_big.data).map(|r| r.data.clone()).collect();
+    let mut want: Vec<Vec<u8>> = records
+        .iter()
+        .filter(|r| r.data != too_big.data)
+        .map(|r| r.data.clone())
+        .collect();
     let mut got = seen.accepted.clone();
     assert_eq!(got.len(), want.len(), "every record exactly once");
     want.sort();
     got.sort();
     assert_eq!(got, want, "the bytes that reach firehose are the input's");
-    let marked = records.iter().filter(|r| String::from_utf8_lossy(&r.data).contains("FAILME")).count() as u64;
-    assert_eq!(seen.failed_entries, marked * 2, "each marked entry failed twice");
+    let marked = records
+        .iter()
+        .filter(|r| String::from_utf8_lossy(&r.data).contains("FAILME"))
+        .count() as u64;
+    assert_eq!(
+        seen.failed_entries,
+        marked * 2,
+        "each marked entry failed twice"
+    );
     // Only failed entries are resent: entries received = accepted + failed + the throttled call's.
     assert_eq!(Stats::get(&stats.delivered), want.len() as u64);
     assert!(seen.max_batch_records <= MAX_BATCH_RECORDS);
@@ -114,7 +144,11 @@ fn sink_resends_only_failed_entries_and_delivers_every_byte() {
     assert_eq!(std::fs::read(&rejects).unwrap(), too_big.data);
     assert!(seen.streams.iter().all(|s| s == "social-posts"));
     // Unmarked records keep their order.
-    let order: Vec<&Vec<u8>> = seen.accepted.iter().filter(|d| !String::from_utf8_lossy(d).contains("FAILME")).collect();
+    let order: Vec<&Vec<u8>> = seen
+        .accepted
+        .iter()
+        .filter(|d| !String::from_utf8_lossy(d).contains("FAILME"))
+        .collect();
     let input: Vec<&Vec<u8>> = records
         .iter()
         .map(|r| &r.data)
@@ -148,10 +182,16 @@ fn an_unreachable_sink_spills_and_replay_sends_the_spill_later() {
     let stats = Arc::new(Stats::default());
     let (tx, rx) = mpsc::channel(16);
     let (_stop_tx, stop) = watch::channel(false);
-    let sink = Sink::new(firehose_client(up.url()), sink_config("replay"), Arc::clone(&stats));
+    let sink = Sink::new(
+        firehose_client(up.url()),
+        sink_config("replay"),
+        Arc::clone(&stats),
+    );
     rt.block_on(async {
         let task = tokio::spawn(sink.run(rx, |_| {}));
-        file::replay(spill.clone(), None, false, tx, Arc::clone(&stats), stop).await.unwrap();
+        file::replay(spill.clone(), None, false, tx, Arc::clone(&stats), stop)
+            .await
+            .unwrap();
         task.await.unwrap();
     });
     let got: Vec<u8> = up.seen().accepted.concat();
@@ -160,11 +200,17 @@ fn an_unreachable_sink_spills_and_replay_sends_the_spill_later() {
 }
 
 fn x_post(i: usize) -> String {
-    format!(r#"{{"data":{{"id":"{i}","text":"tweet {i}"}},"matching_rules":[{{"id":"1","tag":"cats"}}]}}"#)
+    format!(
+        r#"{{"data":{{"id":"{i}","text":"tweet {i}"}},"matching_rules":[{{"id":"1","tag":"cats"}}]}}"#
+    )
 }
 
 /// Runs the X stream until `want` posts arrived or it stopped; returns (posts, waits, result).
-fn run_x(server: &XServer, token: &str, want: usize) -> (Vec<Vec<u8>>, Vec<Duration>, Result<(), XError>) {
+fn run_x(
+    server: &XServer,
+    token: &str,
+    want: usize,
+) -> (Vec<Vec<u8>>, Vec<Duration>, Result<(), XError>) {
     let rt = runtime();
     let client = XClient::new(&server.url, token).unwrap();
     let waits = Arc::new(Mutex::new(Vec::new()));
@@ -173,7 +219,11 @@ fn run_x(server: &XServer, token: &str, want: usize) -> (Vec<Vec<u8>>, Vec<Durat
     let (tx, mut rx) = mpsc::channel(64);
     let (stop_tx, stop) = watch::channel(false);
     let (posts, result) = rt.block_on(async move {
-        let task = tokio::spawn(async move { client.stream(tx, stats, Duration::from_millis(300), sleeper, stop).await });
+        let task = tokio::spawn(async move {
+            client
+                .stream(tx, stats, Duration::from_millis(300), sleeper, stop)
+                .await
+        });
         let mut posts = Vec::new();
         while posts.len() < want {
             match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
@@ -195,28 +245,50 @@ fn x_stream_reconnects_on_x_schedule_and_forwards_every_post_once_in_order() {
     let post5 = x_post(5);
     let (head, tail) = post5.split_at(20);
     let server = XServer::start(vec![
-        Step::Send(vec!["\r\n".into(), format!("{}\r\n", x_post(1)), "\r\n".into(), format!("{}\r\n", x_post(2))]),
+        Step::Send(vec![
+            "\r\n".into(),
+            format!("{}\r\n", x_post(1)),
+            "\r\n".into(),
+            format!("{}\r\n", x_post(2)),
+        ]),
         Step::SendThenStall(vec![format!("{}\r\n", x_post(3)), "\r\n".into()]),
         Step::Status(429, Some(reset)),
         Step::Status(503, None),
-        Step::Send(vec![format!("{}\r\n", x_post(4)), format!("{op_disconnect}\r\n")]),
+        Step::Send(vec![
+            format!("{}\r\n", x_post(4)),
+            format!("{op_disconnect}\r\n"),
+        ]),
         Step::Send(vec![head.to_string(), format!("{tail}\r\n")]),
         Step::Status(401, None),
     ]);
     let (posts, waits, result) = run_x(&server, TOKEN, 99);
-    let want: Vec<Vec<u8>> = (1..=5).map(|i| format!("{}\n", x_post(i)).into_bytes()).collect();
+    let want: Vec<Vec<u8>> = (1..=5)
+        .map(|i| format!("{}\n", x_post(i)).into_bytes())
+        .collect();
     assert_eq!(posts, want, "every post once, in order, byte for byte");
-    assert!(matches!(result, Err(XError::Unauthorized { status: 401, .. })), "{result:?}");
+    assert!(
+        matches!(result, Err(XError::Unauthorized { status: 401, .. })),
+        "{result:?}"
+    );
     assert_eq!(waits.len(), 6, "{waits:?}");
     assert_eq!(waits[0], Duration::from_millis(250), "closed after data");
     assert_eq!(waits[1], Duration::from_millis(250), "stalled after data");
-    assert!(waits[2] >= Duration::from_secs(590) && waits[2] <= Duration::from_secs(600), "429 waits for the reset: {:?}", waits[2]);
+    assert!(
+        waits[2] >= Duration::from_secs(590) && waits[2] <= Duration::from_secs(600),
+        "429 waits for the reset: {:?}",
+        waits[2]
+    );
     assert_eq!(waits[3], Duration::from_secs(5), "first HTTP error");
-    assert_eq!(waits[4], Duration::from_millis(250), "operational disconnect");
+    assert_eq!(
+        waits[4],
+        Duration::from_millis(250),
+        "operational disconnect"
+    );
     assert_eq!(waits[5], Duration::from_millis(250));
     let seen = server.seen();
     assert_eq!(seen.connections.len(), 7);
-    assert!(seen.connections[0].contains("expansions=author_id,attachments.media_keys,referenced_tweets.id"));
+    assert!(seen.connections[0]
+        .contains("expansions=author_id,attachments.media_keys,referenced_tweets.id"));
     assert!(seen.connections[0].contains("user.fields=username,name,public_metrics"));
 }
 
@@ -236,7 +308,10 @@ fn x_backoff_grows_while_nothing_arrives() {
     assert!(posts.is_empty());
     let ms: Vec<u128> = waits.iter().map(Duration::as_millis).collect();
     assert_eq!(ms, [250, 500, 750, 5_000, 10_000, 60_000, 120_000]);
-    assert!(matches!(result, Err(XError::Unauthorized { status: 403, .. })));
+    assert!(matches!(
+        result,
+        Err(XError::Unauthorized { status: 403, .. })
+    ));
 }
 
 #[test]
@@ -251,7 +326,10 @@ fn a_bad_token_stops_at_once_with_a_clear_error() {
 #[test]
 fn rules_sync_validates_then_changes_only_the_difference() {
     let server = XServer::start(vec![]);
-    server.set_rules(&[("(cat OR cats) has:images -is:retweet", "cats"), ("old rule", "old")]);
+    server.set_rules(&[
+        ("(cat OR cats) has:images -is:retweet", "cats"),
+        ("old rule", "old"),
+    ]);
     let kept_id = server.rules()[0].0.clone();
     let rules = RuleSet::parse(
         r#"{"rules":[{"tag":"cats","value":"(cat OR cats) has:images -is:retweet"},{"tag":"dogs","value":"(dog OR dogs) has:images -is:retweet"}]}"#,
@@ -268,17 +346,30 @@ fn rules_sync_validates_then_changes_only_the_difference() {
     assert_eq!(after.len(), 2);
     assert_eq!(after[0].0, kept_id, "an unchanged rule keeps its id");
     assert_eq!(after[1].2, "dogs");
-    let requests: Vec<(String, bool)> = server.seen().rule_requests.iter().map(|(m, d, _)| (m.clone(), *d)).collect();
+    let requests: Vec<(String, bool)> = server
+        .seen()
+        .rule_requests
+        .iter()
+        .map(|(m, d, _)| (m.clone(), *d))
+        .collect();
     assert_eq!(
         requests,
-        [("POST".into(), true), ("POST".into(), true), ("POST".into(), false), ("POST".into(), false)]
+        [
+            ("POST".into(), true),
+            ("POST".into(), true),
+            ("POST".into(), false),
+            ("POST".into(), false)
+        ]
     );
 
     // An invalid rule fails the dry run: nothing changes.
     let bad = RuleSet::parse(r#"{"rules":[{"tag":"x","value":"INVALID ("}]}"#).unwrap();
     let err = rt.block_on(async {
         let existing = client.list_rules().await.unwrap();
-        client.apply(&plan(&bad.x_rules(), &existing)).await.unwrap_err()
+        client
+            .apply(&plan(&bad.x_rules(), &existing))
+            .await
+            .unwrap_err()
     });
     assert!(matches!(err, XError::Rules(_)), "{err}");
     assert_eq!(server.rules(), after);
@@ -289,7 +380,9 @@ fn jet_message(time_us: u64, text: &str, kind: &str) -> (u64, String) {
         "post" => format!(
             r#"{{"did":"did:plc:u{time_us}","time_us":{time_us},"kind":"commit","commit":{{"rev":"r","operation":"create","collection":"app.bsky.feed.post","rkey":"k{time_us}","record":{{"$type":"app.bsky.feed.post","createdAt":"2024-09-09T19:46:02.102Z","langs":["en"],"text":"{text}"}},"cid":"c"}}}}"#
         ),
-        "delete" => format!(r#"{{"did":"did:plc:u","time_us":{time_us},"kind":"commit","commit":{{"operation":"delete","collection":"app.bsky.feed.post","rkey":"k"}}}}"#),
+        "delete" => format!(
+            r#"{{"did":"did:plc:u","time_us":{time_us},"kind":"commit","commit":{{"operation":"delete","collection":"app.bsky.feed.post","rkey":"k"}}}}"#
+        ),
         _ => format!(r#"{{"did":"did:plc:u","time_us":{time_us},"kind":"identity"}}"#),
     };
     (time_us, msg)
@@ -311,7 +404,10 @@ fn recorded_jetstream() -> Vec<(u64, String)> {
 
 fn run_jetstream(url: &str, cursor: Option<u64>, want: usize) -> (Vec<Record>, Vec<Duration>) {
     let rt = runtime();
-    let matcher = LocalMatcher::new(&RuleSet::parse(r#"{"rules":[{"tag":"cats","keywords":["cat"]}]}"#).unwrap()).unwrap();
+    let matcher = LocalMatcher::new(
+        &RuleSet::parse(r#"{"rules":[{"tag":"cats","keywords":["cat"]}]}"#).unwrap(),
+    )
+    .unwrap();
     let waits = Arc::new(Mutex::new(Vec::new()));
     let sleeper = Sleeper::Recorded(Arc::clone(&waits));
     let (tx, mut rx) = mpsc::channel(64);
@@ -319,7 +415,9 @@ fn run_jetstream(url: &str, cursor: Option<u64>, want: usize) -> (Vec<Record>, V
     let url = url.to_string();
     let got = rt.block_on(async move {
         let stats = Arc::new(Stats::default());
-        let task = tokio::spawn(async move { jetstream::stream(&url, matcher, cursor, tx, stats, sleeper, stop).await });
+        let task = tokio::spawn(async move {
+            jetstream::stream(&url, matcher, cursor, tx, stats, sleeper, stop).await
+        });
         let mut got = Vec::new();
         while got.len() < want {
             match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
@@ -341,7 +439,11 @@ fn jetstream_cut_off_mid_stream_resumes_without_gap_or_duplicate() {
     let server = JetstreamServer::start(recorded_jetstream(), Some(9));
     let (got, waits) = run_jetstream(&server.url, None, 12);
     let times: Vec<u64> = got.iter().filter_map(|r| r.cursor).collect();
-    assert_eq!(times, (1..=12).map(|i| i * 1_000).collect::<Vec<_>>(), "every cat post once, in order");
+    assert_eq!(
+        times,
+        (1..=12).map(|i| i * 1_000).collect::<Vec<_>>(),
+        "every cat post once, in order"
+    );
     for r in &got {
         let v: serde_json::Value = serde_json::from_slice(&r.data).unwrap();
         assert_eq!(v["source"], "bluesky");
@@ -352,7 +454,10 @@ fn jetstream_cut_off_mid_stream_resumes_without_gap_or_duplicate() {
     assert_eq!(cursors.len(), 2);
     assert_eq!(cursors[0], None);
     // The resume asks from the last event received (inclusive on the server, skipped here).
-    assert!(cursors[1].is_some_and(|c| c >= 4_000 && c < 5_000), "{cursors:?}");
+    assert!(
+        cursors[1].is_some_and(|c| (4_000..5_000).contains(&c)),
+        "{cursors:?}"
+    );
 }
 
 #[test]

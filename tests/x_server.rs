@@ -97,37 +97,56 @@ impl XServer {
 
 fn full(status: u16, body: Value) -> Response<Body> {
     let mut resp = Response::new(Full::new(Bytes::from(body.to_string())).boxed());
-    *resp.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    *resp.status_mut() =
+        hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
     resp
 }
 
 fn chunks(parts: Vec<String>, stall: bool) -> Body {
-    let frames = stream::iter(parts.into_iter().map(|p| Ok::<_, Infallible>(Frame::data(Bytes::from(p)))));
+    let frames = stream::iter(
+        parts
+            .into_iter()
+            .map(|p| Ok::<_, Infallible>(Frame::data(Bytes::from(p)))),
+    );
     if stall {
-        StreamBody::new(frames.chain(stream::pending())).boxed()
+        BodyExt::boxed(StreamBody::new(frames.chain(stream::pending())))
     } else {
-        StreamBody::new(frames).boxed()
+        BodyExt::boxed(StreamBody::new(frames))
     }
 }
 
-async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+async fn handle(
+    state: Arc<Mutex<State>>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
     let authorized = req
         .headers()
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         == Some(&format!("Bearer {TOKEN}"));
     if !authorized {
-        return Ok(full(401, json!({"title": "Unauthorized", "status": 401, "detail": "Unauthorized"})));
+        return Ok(full(
+            401,
+            json!({"title": "Unauthorized", "status": 401, "detail": "Unauthorized"}),
+        ));
     }
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or_default().to_string();
     let method = req.method().to_string();
-    let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     let mut st = state.lock().expect("state");
     match path.as_str() {
         "/2/tweets/search/stream" => {
             st.seen.connections.push(query);
-            let step = st.steps.pop_front().unwrap_or(Step::SendThenStall(Vec::new()));
+            let step = st
+                .steps
+                .pop_front()
+                .unwrap_or(Step::SendThenStall(Vec::new()));
             Ok(match step {
                 Step::Send(parts) => Response::new(chunks(parts, false)),
                 Step::SendThenStall(parts) => Response::new(chunks(parts, true)),
@@ -158,7 +177,9 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Result<Resp
         "/2/tweets/search/stream/rules" => {
             let dry_run = query.contains("dry_run=true");
             let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-            st.seen.rule_requests.push((method, dry_run, request.clone()));
+            st.seen
+                .rule_requests
+                .push((method, dry_run, request.clone()));
             if let Some(adds) = request["add"].as_array() {
                 let bad: Vec<Value> = adds
                     .iter()

@@ -54,16 +54,20 @@ pub async fn replay(
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-        let interval = rate.filter(|r| *r > 0.0).map(|r| Duration::from_secs_f64(1.0 / r));
+        let interval = rate
+            .filter(|r| *r > 0.0)
+            .map(|r| Duration::from_secs_f64(1.0 / r));
         let started = Instant::now();
         let mut sent = 0u64;
         loop {
-            let reader = open(&path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+            let reader =
+                open(&path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
             for line in reader.split(b'\n') {
                 if *shutdown.borrow() {
                     return Ok(());
                 }
-                let mut line = line.map_err(|e| anyhow::anyhow!("while reading {}: {e}", path.display()))?;
+                let mut line =
+                    line.map_err(|e| anyhow::anyhow!("while reading {}: {e}", path.display()))?;
                 if line.last() == Some(&b'\r') {
                     line.pop();
                 }
@@ -104,7 +108,10 @@ mod tests {
         let plain = dir.join(format!("replay-plain-{}.ndjson", std::process::id()));
         let gz = dir.join(format!("replay-gz-{}.data", std::process::id()));
         std::fs::write(&plain, "{\"a\":1}\n{\"b\":2}\n").unwrap();
-        let mut enc = flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::fast());
+        let mut enc = flate2::write::GzEncoder::new(
+            std::fs::File::create(&gz).unwrap(),
+            flate2::Compression::fast(),
+        );
         enc.write_all(b"{\"a\":1}\n{\"b\":2}\n").unwrap();
         enc.finish().unwrap();
         for p in [&plain, &gz] {
@@ -116,7 +123,10 @@ mod tests {
 
     #[test]
     fn tags_come_from_matching_rules() {
-        assert_eq!(tags(br#"{"data":{},"matching_rules":[{"tag":"cats"},{"id":"2"}]}"#), ["cats"]);
+        assert_eq!(
+            tags(br#"{"data":{},"matching_rules":[{"tag":"cats"},{"id":"2"}]}"#),
+            ["cats"]
+        );
         assert!(tags(b"nope").is_empty());
     }
 }

@@ -72,7 +72,10 @@ pub fn map_event(message: &str, matcher: &LocalMatcher) -> Option<(u64, Record)>
         return None;
     }
     let uri = format!("at://{}/app.bsky.feed.post/{}", event.did, commit.rkey);
-    let rules: Vec<_> = tags.iter().map(|t| json!({"id": format!("local-{t}"), "tag": t})).collect();
+    let rules: Vec<_> = tags
+        .iter()
+        .map(|t| json!({"id": format!("local-{t}"), "tag": t}))
+        .collect();
     let mut data = json!({
         "id": uri,
         "text": post.text,
@@ -204,7 +207,10 @@ mod tests {
     use crate::rules::RuleSet;
 
     fn matcher() -> LocalMatcher {
-        let set = RuleSet::parse(r#"{"rules":[{"tag":"cats","keywords":["cat"]},{"tag":"dogs","keywords":["dog"]}]}"#).unwrap();
+        let set = RuleSet::parse(
+            r#"{"rules":[{"tag":"cats","keywords":["cat"]},{"tag":"dogs","keywords":["dog"]}]}"#,
+        )
+        .unwrap();
         LocalMatcher::new(&set).unwrap()
     }
 

@@ -32,10 +32,18 @@ struct SinkArgs {
     #[arg(long, env = "FIREHOSE_ENDPOINT_URL")]
     firehose_endpoint_url: Option<String>,
     /// Where records go when Firehose stays unreachable (send them with `producer replay`).
-    #[arg(long, env = "PRODUCER_SPILL_FILE", default_value = "producer-spill.ndjson")]
+    #[arg(
+        long,
+        env = "PRODUCER_SPILL_FILE",
+        default_value = "producer-spill.ndjson"
+    )]
     spill_file: PathBuf,
     /// Where records over Firehose's 1,000 KiB limit go.
-    #[arg(long, env = "PRODUCER_REJECTS_FILE", default_value = "producer-rejects.ndjson")]
+    #[arg(
+        long,
+        env = "PRODUCER_REJECTS_FILE",
+        default_value = "producer-rejects.ndjson"
+    )]
     rejects_file: PathBuf,
     /// Seconds a batch may keep failing before it is spilled.
     #[arg(long, env = "PRODUCER_SPILL_AFTER_SECS", default_value_t = 300)]
@@ -76,13 +84,21 @@ enum Command {
     /// Stream Bluesky posts matching the local rules (Jetstream, no account) into Firehose.
     Bluesky {
         /// Rules file (tags with keywords or a regex).
-        #[arg(long, env = "PRODUCER_RULES", default_value = "producer/rules/cats-dogs.json")]
+        #[arg(
+            long,
+            env = "PRODUCER_RULES",
+            default_value = "producer/rules/cats-dogs.json"
+        )]
         rules: PathBuf,
         /// Jetstream websocket URL.
         #[arg(long, env = "JETSTREAM_URL", default_value = jetstream::DEFAULT_URL)]
         jetstream_url: String,
         /// File holding the `time_us` of the last delivered post; a restart resumes there.
-        #[arg(long, env = "JETSTREAM_CURSOR_FILE", default_value = "jetstream.cursor")]
+        #[arg(
+            long,
+            env = "JETSTREAM_CURSOR_FILE",
+            default_value = "jetstream.cursor"
+        )]
         cursor_file: PathBuf,
         #[command(flatten)]
         sink: SinkArgs,
@@ -120,7 +136,11 @@ enum RulesAction {
     /// delete only what changed.
     Sync {
         /// Rules file (tags with X queries in `value`).
-        #[arg(long, env = "PRODUCER_RULES", default_value = "producer/rules/cats-dogs.json")]
+        #[arg(
+            long,
+            env = "PRODUCER_RULES",
+            default_value = "producer/rules/cats-dogs.json"
+        )]
         rules: PathBuf,
         #[command(flatten)]
         x: XArgs,
@@ -139,15 +159,27 @@ async fn main() -> Result<()> {
         .init();
     match Cli::parse().command {
         Command::Rules { action } => rules(action).await,
-        Command::X { x, stall_secs, sink } => {
+        Command::X {
+            x,
+            stall_secs,
+            sink,
+        } => {
             let client = XClient::new(&x.x_api_url, &x.bearer_token)?;
             let stall = Duration::from_secs(stall_secs);
             run(sink, None, move |tx, stats, stop| async move {
-                client.stream(tx, stats, stall, Sleeper::Real, stop).await.map_err(anyhow::Error::from)
+                client
+                    .stream(tx, stats, stall, Sleeper::Real, stop)
+                    .await
+                    .map_err(anyhow::Error::from)
             })
             .await
         }
-        Command::Bluesky { rules, jetstream_url, cursor_file, sink } => {
+        Command::Bluesky {
+            rules,
+            jetstream_url,
+            cursor_file,
+            sink,
+        } => {
             let set = RuleSet::load(&rules)?;
             let matcher = LocalMatcher::new(&set).map_err(anyhow::Error::msg)?;
             let cursor = jetstream::read_cursor(&cursor_file);
@@ -155,12 +187,29 @@ async fn main() -> Result<()> {
                 tracing::info!(cursor = c, file = %cursor_file.display(), "resuming after the last delivered post");
             }
             run(sink, Some(cursor_file), move |tx, stats, stop| async move {
-                jetstream::stream(&jetstream_url, matcher, cursor, tx, stats, Sleeper::Real, stop).await
+                jetstream::stream(
+                    &jetstream_url,
+                    matcher,
+                    cursor,
+                    tx,
+                    stats,
+                    Sleeper::Real,
+                    stop,
+                )
+                .await
             })
             .await
         }
-        Command::File { path, rate, looping, sink } => {
-            run(sink, None, move |tx, stats, stop| file::replay(path, rate, looping, tx, stats, stop)).await
+        Command::File {
+            path,
+            rate,
+            looping,
+            sink,
+        } => {
+            run(sink, None, move |tx, stats, stop| {
+                file::replay(path, rate, looping, tx, stats, stop)
+            })
+            .await
         }
         Command::Replay { path, sink } => {
             anyhow::ensure!(
@@ -168,7 +217,10 @@ async fn main() -> Result<()> {
                 "replaying {} while spilling into it could loop; pass another --spill-file",
                 path.display()
             );
-            run(sink, None, move |tx, stats, stop| file::replay(path, None, false, tx, stats, stop)).await
+            run(sink, None, move |tx, stats, stop| {
+                file::replay(path, None, false, tx, stats, stop)
+            })
+            .await
         }
     }
 }
@@ -192,10 +244,20 @@ async fn rules(action: RulesAction) -> Result<()> {
                 eprintln!("+ {t}\t{v}");
             }
             for r in &p.delete {
-                eprintln!("- {}\t{}\t{}", r.id, r.tag.as_deref().unwrap_or("-"), r.value);
+                eprintln!(
+                    "- {}\t{}\t{}",
+                    r.id,
+                    r.tag.as_deref().unwrap_or("-"),
+                    r.value
+                );
             }
             client.apply(&p).await.context("while applying the rules")?;
-            eprintln!("rules sync: {} added, {} deleted, {} unchanged", p.add.len(), p.delete.len(), p.keep.len());
+            eprintln!(
+                "rules sync: {} added, {} deleted, {} unchanged",
+                p.add.len(),
+                p.delete.len(),
+                p.keep.len()
+            );
         }
     }
     Ok(())
@@ -226,20 +288,25 @@ where
     };
     let categories: Arc<Mutex<BTreeMap<String, u64>>> = Arc::default();
     let counted = Arc::clone(&categories);
-    let sink_task = tokio::spawn(Sink::new(client, config, Arc::clone(&stats)).run(rx, move |batch| {
-        if let Ok(mut c) = counted.lock() {
-            for r in batch {
-                for t in &r.tags {
-                    *c.entry(t.clone()).or_default() += 1;
+    let sink_task = tokio::spawn(Sink::new(client, config, Arc::clone(&stats)).run(
+        rx,
+        move |batch| {
+            if let Ok(mut c) = counted.lock() {
+                for r in batch {
+                    for t in &r.tags {
+                        *c.entry(t.clone()).or_default() += 1;
+                    }
                 }
             }
-        }
-        if let (Some(path), Some(cursor)) = (&cursor_file, batch.iter().filter_map(|r| r.cursor).max()) {
-            if let Err(err) = jetstream::write_cursor(path, cursor) {
-                tracing::warn!(%err, "cannot write the cursor file");
+            if let (Some(path), Some(cursor)) =
+                (&cursor_file, batch.iter().filter_map(|r| r.cursor).max())
+            {
+                if let Err(err) = jetstream::write_cursor(path, cursor) {
+                    tracing::warn!(%err, "cannot write the cursor file");
+                }
             }
-        }
-    }));
+        },
+    ));
     let (done_tx, done_rx) = watch::channel(false);
     let progress_task = tokio::spawn(progress::report(Arc::clone(&stats), done_rx));
 
@@ -250,7 +317,13 @@ where
     let cats = categories.lock().map(|c| c.clone()).unwrap_or_default();
     eprint!(
         "{}",
-        progress::summary(&stats, &cats, started.elapsed(), &args.spill_file.display().to_string(), &args.rejects_file.display().to_string())
+        progress::summary(
+            &stats,
+            &cats,
+            started.elapsed(),
+            &args.spill_file.display().to_string(),
+            &args.rejects_file.display().to_string()
+        )
     );
     result.context("the source task failed")?
 }

@@ -19,10 +19,17 @@ pub async fn report(stats: Arc<Stats>, mut done: watch::Receiver<bool>) {
     let terminal = std::io::stderr().is_terminal();
     let bar = terminal.then(|| {
         let bar = ProgressBar::new_spinner();
-        bar.set_style(ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
         bar
     });
-    let tick = if terminal { Duration::from_millis(250) } else { Duration::from_secs(10) };
+    let tick = if terminal {
+        Duration::from_millis(250)
+    } else {
+        Duration::from_secs(10)
+    };
     loop {
         tokio::select! {
             _ = tokio::time::sleep(tick) => {}
@@ -60,18 +67,51 @@ pub async fn report(stats: Arc<Stats>, mut done: watch::Receiver<bool>) {
 }
 
 /// The end-of-run summary table.
-pub fn summary(stats: &Stats, categories: &BTreeMap<String, u64>, elapsed: Duration, spill: &str, rejects: &str) -> String {
+pub fn summary(
+    stats: &Stats,
+    categories: &BTreeMap<String, u64>,
+    elapsed: Duration,
+    spill: &str,
+    rejects: &str,
+) -> String {
     let mut s = format!("\nsummary ({:.1} s)\n", elapsed.as_secs_f64());
     let mut row = |k: &str, v: String| s.push_str(&format!("  {k:<30} {v:>12}\n"));
     row("read", Stats::get(&stats.received).to_string());
-    row("delivered to firehose", Stats::get(&stats.delivered).to_string());
+    row(
+        "delivered to firehose",
+        Stats::get(&stats.delivered).to_string(),
+    );
     row("entries sent again", Stats::get(&stats.retried).to_string());
-    row("calls (failed)", format!("{} ({})", Stats::get(&stats.calls), Stats::get(&stats.failed_calls)));
+    row(
+        "calls (failed)",
+        format!(
+            "{} ({})",
+            Stats::get(&stats.calls),
+            Stats::get(&stats.failed_calls)
+        ),
+    );
     let rejected = Stats::get(&stats.rejected);
-    row("rejected (> 1000 KiB)", if rejected > 0 { format!("{rejected} -> {rejects}") } else { "0".into() });
+    row(
+        "rejected (> 1000 KiB)",
+        if rejected > 0 {
+            format!("{rejected} -> {rejects}")
+        } else {
+            "0".into()
+        },
+    );
     let spilled = Stats::get(&stats.spilled);
-    row("spilled", if spilled > 0 { format!("{spilled} -> {spill}") } else { "0".into() });
-    row("skipped (no rule, not a post)", Stats::get(&stats.skipped).to_string());
+    row(
+        "spilled",
+        if spilled > 0 {
+            format!("{spilled} -> {spill}")
+        } else {
+            "0".into()
+        },
+    );
+    row(
+        "skipped (no rule, not a post)",
+        Stats::get(&stats.skipped).to_string(),
+    );
     row("reconnects", Stats::get(&stats.reconnects).to_string());
     for (tag, n) in categories {
         row(&format!("delivered: {tag}"), n.to_string());
@@ -92,10 +132,22 @@ mod tests {
         Stats::add(&stats.delivered, 8);
         Stats::add(&stats.spilled, 2);
         let cats = BTreeMap::from([("cats".to_string(), 5), ("dogs".to_string(), 3)]);
-        let s = summary(&stats, &cats, Duration::from_secs(2), "spill.ndjson", "rejects.ndjson");
-        assert!(s.contains("read                                     10"), "{s}");
+        let s = summary(
+            &stats,
+            &cats,
+            Duration::from_secs(2),
+            "spill.ndjson",
+            "rejects.ndjson",
+        );
+        assert!(
+            s.contains("read                                     10"),
+            "{s}"
+        );
         assert!(s.contains("2 -> spill.ndjson"), "{s}");
         assert!(s.contains("delivered: dogs"), "{s}");
-        assert!(s.contains("records/s                                 4"), "{s}");
+        assert!(
+            s.contains("records/s                                 4"),
+            "{s}"
+        );
     }
 }

@@ -167,7 +167,9 @@ mod tests {
 
     #[test]
     fn bad_rules_are_refused_with_the_reason() {
-        assert!(RuleSet::parse(r#"{"rules": []}"#).unwrap_err().contains("no rules"));
+        assert!(RuleSet::parse(r#"{"rules": []}"#)
+            .unwrap_err()
+            .contains("no rules"));
         assert!(RuleSet::parse(r#"{"rules": [{"tag": "a"}]}"#)
             .unwrap_err()
             .contains("needs a value, keywords or a regex"));

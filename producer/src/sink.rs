@@ -175,7 +175,11 @@ impl Sink {
 
     /// Runs until the queue is closed and drained; calls `delivered` with every batch
     /// Firehose accepted in full, in order.
-    pub async fn run(mut self, mut rx: mpsc::Receiver<Record>, mut delivered: impl FnMut(&[Record])) {
+    pub async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<Record>,
+        mut delivered: impl FnMut(&[Record]),
+    ) {
         let mut buf: Vec<Record> = Vec::with_capacity(MAX_BATCH_RECORDS);
         let mut bytes = 0usize;
         let mut open = true;
@@ -243,7 +247,9 @@ impl Sink {
                 );
             }
             // Nothing else can hold them: say so loudly, with the count.
-            Err(err) => tracing::error!(records = records.len(), %err, "cannot write the spill file: records lost"),
+            Err(err) => {
+                tracing::error!(records = records.len(), %err, "cannot write the spill file: records lost")
+            }
         }
     }
 
@@ -287,7 +293,10 @@ impl Sink {
                     let accepted = pending.len() - failed.len();
                     Stats::add(&self.stats.delivered, accepted as u64);
                     if !failed.is_empty() {
-                        debug!(failed = failed.len(), "put_record_batch: some entries failed");
+                        debug!(
+                            failed = failed.len(),
+                            "put_record_batch: some entries failed"
+                        );
                         Stats::add(&self.stats.retried, failed.len() as u64);
                     }
                     pending = failed;
@@ -300,7 +309,10 @@ impl Sink {
                     Stats::add(&self.stats.failed_calls, 1);
                     let status = err.raw_response().map(|r| r.status().as_u16());
                     let code = err.code().map(str::to_string);
-                    warn!(code = code.as_deref().unwrap_or("transport error"), status, attempt, "put_record_batch failed");
+                    warn!(
+                        code = code.as_deref().unwrap_or("transport error"),
+                        status, attempt, "put_record_batch failed"
+                    );
                     let again = retryable(code.as_deref(), status);
                     if again {
                         Stats::add(&self.stats.retried, pending.len() as u64);
@@ -318,10 +330,20 @@ impl Sink {
                 pending.clear();
                 break;
             }
-            let delay = backoff(attempt, self.config.backoff_base, self.config.backoff_cap, jitter());
-            tokio::time::sleep(delay.min(self.config.spill_after.saturating_sub(started.elapsed()))).await;
+            let delay = backoff(
+                attempt,
+                self.config.backoff_base,
+                self.config.backoff_cap,
+                jitter(),
+            );
+            tokio::time::sleep(
+                delay.min(self.config.spill_after.saturating_sub(started.elapsed())),
+            )
+            .await;
         }
-        self.stats.in_flight.fetch_sub(batch.len() as u64, Ordering::Relaxed);
+        self.stats
+            .in_flight
+            .fetch_sub(batch.len() as u64, Ordering::Relaxed);
         delivered(batch);
     }
 }
@@ -335,7 +357,10 @@ pub async fn client(endpoint_url: Option<&str>) -> Client {
         loader = loader.endpoint_url(url);
     }
     let shared = loader.load().await;
-    info!(endpoint = endpoint_url.unwrap_or("aws"), "firehose client ready");
+    info!(
+        endpoint = endpoint_url.unwrap_or("aws"),
+        "firehose client ready"
+    );
     Client::new(&shared)
 }
 

@@ -72,7 +72,10 @@ pub struct RulesPlan {
 /// what is not wanted, keep the rest.
 pub fn plan(wanted: &[(String, String)], existing: &[XRule]) -> RulesPlan {
     let mut plan = RulesPlan::default();
-    let wanted_set: HashSet<(&str, &str)> = wanted.iter().map(|(v, t)| (v.as_str(), t.as_str())).collect();
+    let wanted_set: HashSet<(&str, &str)> = wanted
+        .iter()
+        .map(|(v, t)| (v.as_str(), t.as_str()))
+        .collect();
     let mut kept: HashSet<(&str, &str)> = HashSet::new();
     for rule in existing {
         let key = (rule.value.as_str(), rule.tag.as_deref().unwrap_or(""));
@@ -83,7 +86,8 @@ pub fn plan(wanted: &[(String, String)], existing: &[XRule]) -> RulesPlan {
         }
     }
     for (v, t) in wanted {
-        if !kept.contains(&(v.as_str(), t.as_str())) && !plan.add.contains(&(v.clone(), t.clone())) {
+        if !kept.contains(&(v.as_str(), t.as_str())) && !plan.add.contains(&(v.clone(), t.clone()))
+        {
             plan.add.push((v.clone(), t.clone()));
         }
     }
@@ -122,11 +126,13 @@ impl Reconnect {
             }
             Disconnect::Http => {
                 self.http += 1;
-                (Duration::from_secs(5) * 2u32.saturating_pow(self.http - 1).min(64)).min(Duration::from_secs(320))
+                (Duration::from_secs(5) * 2u32.saturating_pow(self.http - 1).min(64))
+                    .min(Duration::from_secs(320))
             }
             Disconnect::RateLimited { reset_in } => {
                 self.rate += 1;
-                let doubling = Duration::from_secs(60) * 2u32.saturating_pow(self.rate - 1).min(1 << 10);
+                let doubling =
+                    Duration::from_secs(60) * 2u32.saturating_pow(self.rate - 1).min(1 << 10);
                 reset_in.map_or(doubling, |r| r.max(doubling))
             }
         }
@@ -174,7 +180,10 @@ impl XClient {
     /// A client for `base` (`https://api.x.com`, or a test server) with a bearer token.
     pub fn new(base: &str, token: &str) -> Result<Self, XError> {
         let http = reqwest::Client::builder()
-            .user_agent(concat!("social-sentiment-producer/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!(
+                "social-sentiment-producer/",
+                env!("CARGO_PKG_VERSION")
+            ))
             .build()
             .map_err(|e| XError::Http(e.to_string()))?;
         Ok(XClient {
@@ -199,7 +208,8 @@ impl XClient {
         if status == 401 || status == 403 {
             return Err(XError::Unauthorized { status, body });
         }
-        let value: Value = serde_json::from_str(&body).map_err(|_| XError::Http(format!("HTTP {status}: {body}")))?;
+        let value: Value = serde_json::from_str(&body)
+            .map_err(|_| XError::Http(format!("HTTP {status}: {body}")))?;
         if !(200..300).contains(&status) {
             return Err(XError::Rules(format!("HTTP {status}: {body}")));
         }
@@ -265,7 +275,11 @@ impl XClient {
             let Some(why) = why else { return Ok(()) };
             Stats::add(&stats.reconnects, 1);
             let wait = schedule.next(why);
-            info!(?why, wait_ms = wait.as_millis() as u64, "x stream disconnected; reconnecting");
+            info!(
+                ?why,
+                wait_ms = wait.as_millis() as u64,
+                "x stream disconnected; reconnecting"
+            );
             tokio::select! {
                 _ = sleeper.sleep(wait) => {}
                 _ = shutdown.changed() => return Ok(()),
@@ -390,10 +404,15 @@ fn classify(line: &[u8]) -> Line {
         tag: Option<String>,
     }
     match serde_json::from_slice::<Peek>(line) {
-        Ok(p) if p.data.is_some() => Line::Post(p.matching_rules.into_iter().filter_map(|t| t.tag).collect()),
+        Ok(p) if p.data.is_some() => {
+            Line::Post(p.matching_rules.into_iter().filter_map(|t| t.tag).collect())
+        }
         Ok(p) => {
             let text = Value::Array(p.errors.clone()).to_string();
-            if p.errors.iter().any(|e| e.get("title").and_then(Value::as_str) == Some("operational-disconnect")) {
+            if p.errors
+                .iter()
+                .any(|e| e.get("title").and_then(Value::as_str) == Some("operational-disconnect"))
+            {
                 Line::OperationalDisconnect(text)
             } else {
                 Line::Other(text)
@@ -410,7 +429,9 @@ mod tests {
     #[test]
     fn reconnect_schedule_follows_x_guidance() {
         let mut r = Reconnect::default();
-        let net: Vec<u128> = (0..70).map(|_| r.next(Disconnect::Network).as_millis()).collect();
+        let net: Vec<u128> = (0..70)
+            .map(|_| r.next(Disconnect::Network).as_millis())
+            .collect();
         assert_eq!(&net[..4], [250, 500, 750, 1000]);
         assert_eq!(net[63], 16_000);
         assert_eq!(net[69], 16_000);
@@ -429,29 +450,52 @@ mod tests {
     #[test]
     fn rules_plan_adds_and_deletes_only_what_changed() {
         let existing = vec![
-            XRule { id: "1".into(), value: "cat has:images".into(), tag: Some("cats".into()) },
-            XRule { id: "2".into(), value: "dog".into(), tag: Some("dogs".into()) },
-            XRule { id: "3".into(), value: "cat has:images".into(), tag: Some("cats".into()) },
+            XRule {
+                id: "1".into(),
+                value: "cat has:images".into(),
+                tag: Some("cats".into()),
+            },
+            XRule {
+                id: "2".into(),
+                value: "dog".into(),
+                tag: Some("dogs".into()),
+            },
+            XRule {
+                id: "3".into(),
+                value: "cat has:images".into(),
+                tag: Some("cats".into()),
+            },
         ];
         let wanted = vec![
             ("cat has:images".to_string(), "cats".to_string()),
             ("dog has:images".to_string(), "dogs".to_string()),
         ];
         let p = plan(&wanted, &existing);
-        assert_eq!(p.add, vec![("dog has:images".to_string(), "dogs".to_string())]);
-        assert_eq!(p.delete.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["2", "3"]);
+        assert_eq!(
+            p.add,
+            vec![("dog has:images".to_string(), "dogs".to_string())]
+        );
+        assert_eq!(
+            p.delete.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+            ["2", "3"]
+        );
         assert_eq!(p.keep.len(), 1);
         assert_eq!(plan(&wanted, &[]).add.len(), 2);
     }
 
     #[test]
     fn stream_lines_are_classified() {
-        assert!(matches!(classify(br#"{"data":{"id":"1"},"matching_rules":[{"id":"9","tag":"cats"}]}"#), Line::Post(t) if t == ["cats"]));
+        assert!(
+            matches!(classify(br#"{"data":{"id":"1"},"matching_rules":[{"id":"9","tag":"cats"}]}"#), Line::Post(t) if t == ["cats"])
+        );
         assert!(matches!(
             classify(br#"{"errors":[{"title":"operational-disconnect","disconnect_type":"UpstreamOperationalDisconnect"}]}"#),
             Line::OperationalDisconnect(_)
         ));
-        assert!(matches!(classify(br#"{"errors":[{"title":"ConnectionException"}]}"#), Line::Other(_)));
+        assert!(matches!(
+            classify(br#"{"errors":[{"title":"ConnectionException"}]}"#),
+            Line::Other(_)
+        ));
         assert!(matches!(classify(b"garbage"), Line::Other(_)));
     }
 }

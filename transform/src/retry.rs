@@ -40,6 +40,10 @@ mod tests {
         let draws: Vec<f64> = (0..200).map(|_| jitter()).collect();
         assert!(draws.iter().all(|j| (0.0..1.0).contains(j)));
         let distinct: std::collections::BTreeSet<u64> = draws.iter().map(|j| j.to_bits()).collect();
-        assert!(distinct.len() > 150, "jitter is not random: {}", distinct.len());
+        assert!(
+            distinct.len() > 150,
+            "jitter is not random: {}",
+            distinct.len()
+        );
     }
 }

@@ -1,0 +1,116 @@
+//! The `producer` command as a user runs it, against the Firehose wire-protocol server
+//! on 127.0.0.1: a recording replayed in full, and a looping replay stopped by SIGTERM,
+//! which must flush, print the summary and exit 0 with nothing lost.
+
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use pipeline_tests::firehose_server::{Behaviour, FirehoseServer};
+
+fn recording(name: &str, n: usize) -> std::path::PathBuf {
+    let path =
+        std::env::temp_dir().join(format!("producer-cli-{}-{name}.ndjson", std::process::id()));
+    let mut text = String::new();
+    for i in 0..n {
+        let tag = if i % 3 == 0 { "dogs" } else { "cats" };
+        text.push_str(&format!(
+            "{{\"data\":{{\"id\":\"{i}\",\"text\":\"post {i}\"}},\"matching_rules\":[{{\"id\":\"1\",\"tag\":\"{tag}\"}}]}}\n"
+        ));
+    }
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn producer(server: &FirehoseServer, args: &[&str], tag: &str) -> Command {
+    let dir = std::env::temp_dir();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_producer"));
+    cmd.args(args)
+        .args([
+            "--stream",
+            "social-posts",
+            "--firehose-endpoint-url",
+            server.url(),
+        ])
+        .arg("--spill-file")
+        .arg(dir.join(format!(
+            "producer-cli-{}-{tag}-spill.ndjson",
+            std::process::id()
+        )))
+        .arg("--rejects-file")
+        .arg(dir.join(format!(
+            "producer-cli-{}-{tag}-rejects.ndjson",
+            std::process::id()
+        )))
+        .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+fn summary_value(stderr: &str, row: &str) -> u64 {
+    stderr
+        .lines()
+        .find(|l| l.trim_start().starts_with(row))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no summary row {row:?} in:\n{stderr}"))
+}
+
+#[test]
+fn a_recording_is_delivered_whole_with_a_summary() {
+    let server = FirehoseServer::start(Behaviour::default());
+    let rec = recording("whole", 3_000);
+    let out = producer(&server, &["file", rec.to_str().unwrap()], "whole")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(summary_value(&stderr, "read"), 3_000);
+    assert_eq!(summary_value(&stderr, "delivered to firehose"), 3_000);
+    assert_eq!(summary_value(&stderr, "delivered: dogs"), 1_000);
+    assert_eq!(summary_value(&stderr, "delivered: cats"), 2_000);
+    let accepted = server.seen().accepted;
+    assert_eq!(accepted.concat(), std::fs::read(&rec).unwrap());
+    std::fs::remove_file(rec).unwrap();
+}
+
+#[test]
+fn sigterm_stops_reading_flushes_and_exits_zero() {
+    let server = FirehoseServer::start(Behaviour::default());
+    let rec = recording("loop", 500);
+    let mut child = producer(
+        &server,
+        &["file", rec.to_str().unwrap(), "--loop", "--rate", "2000"],
+        "loop",
+    )
+    .spawn()
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(1_500));
+    let status = Command::new("kill")
+        .args(["-TERM", "--", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "exit {exit:?}: {stderr}");
+    let read = summary_value(&stderr, "read");
+    let delivered = summary_value(&stderr, "delivered to firehose");
+    assert!(read > 500, "it looped: {read}");
+    assert_eq!(read, delivered, "everything read was flushed: {stderr}");
+    assert_eq!(server.seen().accepted.len() as u64, delivered);
+    std::fs::remove_file(rec).unwrap();
+}
