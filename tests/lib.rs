@@ -8,6 +8,7 @@ pub mod comprehend_server;
 pub mod firehose_server;
 pub mod http;
 pub mod jetstream_server;
+pub mod servers;
 pub mod x_server;
 
 use chrono::{DateTime, Utc};
@@ -97,4 +98,70 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .expect("bind 127.0.0.1:0")
         .port()
+}
+
+/// A running `cargo lambda watch`; stopped when dropped (SIGTERM, so it stops the
+/// function it started; SIGKILL after five seconds).
+pub struct Watch(std::process::Child);
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let pid = self.0.id().to_string();
+        let _ = std::process::Command::new("kill").args(["-TERM", "--", &pid]).status();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs `cargo lambda invoke transform` with an event file against the watch on `port`.
+pub fn cargo_lambda_invoke(port: u16, event: &Path) -> Result<FirehoseResponse, String> {
+    let tool = cargo_lambda().ok_or("cargo-lambda not found")?;
+    let out = std::process::Command::new(tool)
+        .args(["lambda", "invoke", "transform", "--data-file"])
+        .arg(event)
+        .args(["-A", "127.0.0.1", "-P", &port.to_string(), "--output-format", "json"])
+        .current_dir(root().join("transform"))
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+/// Starts `cargo lambda watch` for the transform on a free port of 127.0.0.1 and waits
+/// until the function answers (the first invoke compiles it).
+pub fn cargo_lambda_watch() -> (Watch, u16) {
+    let tool = cargo_lambda().expect(
+        "cargo-lambda not found: run tests/run (it installs PyPI cargo-lambda into .venv), or set CARGO_LAMBDA",
+    );
+    let port = free_port();
+    let child = std::process::Command::new(&tool)
+        .args(["lambda", "watch", "--ignore-changes", "-A", "127.0.0.1", "-P", &port.to_string()])
+        .current_dir(root().join("transform"))
+        .env("METRICS_EMF", "false")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("cargo lambda watch starts");
+    let watch = Watch(child);
+    let empty = std::env::temp_dir().join(format!("empty-event-{}.json", std::process::id()));
+    std::fs::write(&empty, r#"{"records":[]}"#).expect("write an empty event");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+    loop {
+        match cargo_lambda_invoke(port, &empty) {
+            Ok(_) => break,
+            Err(e) if std::time::Instant::now() > deadline => panic!("cargo lambda watch never answered: {e}"),
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(500)),
+        }
+    }
+    let _ = std::fs::remove_file(empty);
+    (watch, port)
 }

@@ -5,10 +5,12 @@
 //! each, newline-terminated, in the transform's post shape) into a bounded queue; the
 //! [`sink`] sends them with `PutRecordBatch`, retrying exactly the failed entries and
 //! spilling to a file what cannot be delivered. [`rules`] holds the tagged rules;
-//! [`progress`] the progress line and summary.
+//! [`progress`] the progress line and summary; [`local`] a local delivery stream that
+//! plays Firehose's part on one machine.
 
 pub mod file;
 pub mod jetstream;
+pub mod local;
 pub mod progress;
 pub mod rules;
 pub mod sink;

@@ -11,6 +11,10 @@ use clap::{Args, Parser, Subcommand};
 use producer::rules::{LocalMatcher, RuleSet};
 use producer::sink::{Record, Sink, SinkConfig, Stats};
 use producer::x::{plan, Sleeper, XClient};
+use producer::local::backup::{Backup, BackupMode, Target};
+use producer::local::destination::{Destination, Rotation};
+use producer::local::processor::Processor;
+use producer::local::{LocalConfig, LocalStream};
 use producer::{file, jetstream, progress, sink};
 use tokio::sync::{mpsc, watch};
 
@@ -51,6 +55,58 @@ struct SinkArgs {
     /// Records queued between source and sink; a full queue slows the source.
     #[arg(long, env = "PRODUCER_QUEUE", default_value_t = 10_000)]
     queue: usize,
+    #[command(flatten)]
+    local: LocalArgs,
+}
+
+/// The local delivery stream (`--local`): Firehose's part, played on this machine.
+#[derive(Args, Clone)]
+struct LocalArgs {
+    /// Run a local delivery stream in this process and send to it (no AWS account needed).
+    #[arg(long)]
+    local: bool,
+    /// Without servers: documents go to OUT/opensearch/INDEX.ndjson, backups to OUT/s3/.
+    #[arg(long, env = "LOCAL_OUT", default_value = "local-out")]
+    out: PathBuf,
+    /// OpenSearch URL for the local stream's destination (instead of OUT/opensearch).
+    #[arg(long, env = "OPENSEARCH_URL")]
+    opensearch_url: Option<String>,
+    /// Index name, before rotation.
+    #[arg(long, env = "OPENSEARCH_INDEX", default_value = "social-posts")]
+    index: String,
+    /// Index rotation: NoRotation, OneHour, OneDay, OneWeek, OneMonth.
+    #[arg(long, default_value = "OneDay")]
+    rotation: Rotation,
+    /// Seconds to retry OpenSearch 429 / 5xx / connection failures before backing up.
+    #[arg(long, default_value_t = 300)]
+    retry_secs: u64,
+    /// S3 endpoint for the backup (an S3-compatible server); with --s3-bucket.
+    #[arg(long, env = "S3_ENDPOINT_URL")]
+    s3_endpoint: Option<String>,
+    /// S3 bucket for the backup (instead of OUT/s3).
+    #[arg(long, env = "S3_BUCKET")]
+    s3_bucket: Option<String>,
+    /// Backup every document too (AllDocuments), not only failures (FailedDocumentsOnly).
+    #[arg(long)]
+    backup_all_documents: bool,
+    /// Lambda Invoke API endpoint (e.g. `cargo lambda watch`); default: the transform in-process.
+    #[arg(long, env = "LAMBDA_ENDPOINT_URL")]
+    lambda_endpoint: Option<String>,
+    /// Lambda function name, with --lambda-endpoint.
+    #[arg(long, env = "LAMBDA_FUNCTION", default_value = "transform")]
+    lambda_function: String,
+    /// Processor buffer size hint, MB (0.2 to 3).
+    #[arg(long, default_value_t = 1.0)]
+    processor_buffer_mb: f64,
+    /// Processor buffer interval hint, seconds (0 to 900).
+    #[arg(long, default_value_t = 1)]
+    processor_interval_secs: u64,
+    /// Destination buffer size hint, MB (1 to 100).
+    #[arg(long, default_value_t = 5.0)]
+    buffer_mb: f64,
+    /// Destination buffer interval hint, seconds (0 to 900).
+    #[arg(long, default_value_t = 1)]
+    buffer_interval_secs: u64,
 }
 
 /// The X API.
@@ -279,7 +335,13 @@ where
         let _ = stop_tx.send(true);
     });
 
-    let client = sink::client(args.firehose_endpoint_url.as_deref()).await;
+    let local = if args.local.local {
+        Some(start_local(&args).await.context("while starting the local delivery stream")?)
+    } else {
+        None
+    };
+    let endpoint = local.as_ref().map(|l| l.url.clone()).or(args.firehose_endpoint_url.clone());
+    let client = sink::client(endpoint.as_deref()).await;
     let config = SinkConfig {
         spill_after: Duration::from_secs(args.spill_after_secs),
         spill_path: args.spill_file.clone(),
@@ -315,6 +377,10 @@ where
     let _ = done_tx.send(true);
     let _ = progress_task.await;
     let cats = categories.lock().map(|c| c.clone()).unwrap_or_default();
+    if let Some(local) = local {
+        let summary = local.finish().await?;
+        eprint!("{}", summary.table());
+    }
     eprint!(
         "{}",
         progress::summary(
@@ -326,6 +392,44 @@ where
         )
     );
     result.context("the source task failed")?
+}
+
+/// Builds and starts the local delivery stream from the options.
+async fn start_local(args: &SinkArgs) -> Result<LocalStream> {
+    let l = &args.local;
+    let config = LocalConfig {
+        stream: args.stream.clone(),
+        processor_buffer_bytes: (l.processor_buffer_mb * 1e6) as usize,
+        processor_interval: Duration::from_secs(l.processor_interval_secs),
+        buffer_bytes: (l.buffer_mb * 1e6) as usize,
+        buffer_interval: Duration::from_secs(l.buffer_interval_secs),
+        index: l.index.clone(),
+        rotation: l.rotation,
+        backup_mode: if l.backup_all_documents { BackupMode::AllDocuments } else { BackupMode::FailedDocumentsOnly },
+    };
+    let processor = match &l.lambda_endpoint {
+        Some(url) => Processor::Lambda {
+            client: producer::local::lambda_client(url).await,
+            function: l.lambda_function.clone(),
+        },
+        None => {
+            let config = transform::Config::from_env().context("while reading the transform's configuration")?;
+            let analyzer = transform::Backend::from_config(&config).await;
+            Processor::InProcess(Box::new(transform::Transformer::new(config, analyzer)))
+        }
+    };
+    let destination = match &l.opensearch_url {
+        Some(url) => Destination::opensearch(url, Duration::from_secs(l.retry_secs))?,
+        None => Destination::Dir(l.out.join("opensearch")),
+    };
+    let target = match &l.s3_bucket {
+        Some(bucket) => Target::S3 {
+            client: producer::local::s3_client(l.s3_endpoint.as_deref()).await,
+            bucket: bucket.clone(),
+        },
+        None => Target::Dir(l.out.join("s3")),
+    };
+    LocalStream::start(config, processor, destination, Backup::new(target, &args.stream)).await
 }
 
 async fn wait_for_signal() {

@@ -348,20 +348,15 @@ impl Sink {
     }
 }
 
-/// Builds the Firehose client from the default provider chain, with the SDK's retries
-/// off (the sink retries per entry) and an optional endpoint.
+/// Builds the Firehose client from the default provider chain (static credentials for
+/// an endpoint on this machine), with the SDK's retries off: the sink retries per entry.
 pub async fn client(endpoint_url: Option<&str>) -> Client {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .retry_config(aws_config::retry::RetryConfig::disabled());
-    if let Some(url) = endpoint_url {
-        loader = loader.endpoint_url(url);
-    }
-    let shared = loader.load().await;
-    info!(
-        endpoint = endpoint_url.unwrap_or("aws"),
-        "firehose client ready"
-    );
-    Client::new(&shared)
+    let shared = crate::local::shared_config(endpoint_url).await;
+    let config = aws_sdk_firehose::config::Builder::from(&shared)
+        .retry_config(aws_sdk_firehose::config::retry::RetryConfig::disabled())
+        .build();
+    info!(endpoint = endpoint_url.unwrap_or("aws"), "firehose client ready");
+    Client::from_conf(config)
 }
 
 #[cfg(test)]

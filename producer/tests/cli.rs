@@ -114,3 +114,48 @@ fn sigterm_stops_reading_flushes_and_exits_zero() {
     assert_eq!(server.seen().accepted.len() as u64, delivered);
     std::fs::remove_file(rec).unwrap();
 }
+
+#[test]
+fn local_mode_runs_the_whole_pipeline_on_the_bundled_recording() {
+    let out_dir = std::env::temp_dir().join(format!("producer-cli-{}-local", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out_dir);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = Command::new(env!("CARGO_BIN_EXE_producer"))
+        .arg("file")
+        .arg(root.join("fixtures/recorded/cats-dogs-2000.ndjson.gz"))
+        .arg("--local")
+        .arg("--out")
+        .arg(&out_dir)
+        .arg("--spill-file")
+        .arg(out_dir.join("spill.ndjson"))
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("FIREHOSE_ENDPOINT_URL")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(summary_value(&stderr, "read"), 2_000);
+    assert_eq!(summary_value(&stderr, "records in"), 2_000);
+    let indexed = summary_value(&stderr, "indexed");
+    let dropped: u64 = stderr
+        .lines()
+        .filter(|l| l.trim_start().starts_with("Dropped: "))
+        .filter_map(|l| l.split_whitespace().last()?.parse::<u64>().ok())
+        .sum();
+    assert_eq!(indexed + dropped, 2_000, "{stderr}");
+    assert!(stderr.contains("verdict: "), "{stderr}");
+    // The documents are in OUT/opensearch/INDEX.ndjson, one per line.
+    let mut lines = 0;
+    for entry in std::fs::read_dir(out_dir.join("opensearch")).unwrap() {
+        let path = entry.unwrap().path();
+        assert!(path.file_name().unwrap().to_str().unwrap().starts_with("social-posts-"));
+        for line in std::fs::read_to_string(&path).unwrap().lines() {
+            let doc: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert_eq!(doc["schema_version"], 1);
+            lines += 1;
+        }
+    }
+    assert_eq!(lines, indexed);
+    std::fs::remove_dir_all(out_dir).unwrap();
+}

@@ -71,6 +71,9 @@ pub struct Report {
     pub bytes_out: u64,
     /// What the analyzer did (remote calls, units, fallbacks).
     pub sentiment: AnalyzerStats,
+    /// Per input record, in order: why it was dropped or failed (empty for `Ok`).
+    #[serde(skip)]
+    pub reasons: Vec<&'static str>,
     /// Time spent in the transform.
     #[serde(serialize_with = "as_millis")]
     pub duration: Duration,
@@ -108,6 +111,7 @@ impl Report {
         self.duplicate_record_ids += other.duplicate_record_ids;
         self.bytes_in += other.bytes_in;
         self.bytes_out += other.bytes_out;
+        self.reasons.extend_from_slice(&other.reasons);
         self.duration += other.duration;
     }
 }
@@ -256,7 +260,13 @@ impl<A: Analyzer> Transformer<A> {
             );
         }
 
+        report.reasons.reserve(stages.len());
         for stage in &stages {
+            report.reasons.push(match stage {
+                Stage::Keep(_) => "",
+                Stage::Dropped(reason) => reason,
+                Stage::Failed(err) => err.reason(),
+            });
             match stage {
                 Stage::Keep(doc) => {
                     report.ok += 1;
@@ -479,6 +489,10 @@ mod tests {
         assert_eq!(report.failed_by_reason["empty_payload"], 1);
         assert_eq!(report.dropped_by_reason["retweet"], 1);
         assert_eq!(report.categories["uncategorized"], 1);
+        assert_eq!(
+            report.reasons,
+            ["", "invalid_base64", "invalid_utf8", "retweet", "empty_payload"]
+        );
         assert_eq!(
             report.bytes_out,
             serde_json::to_string(&resp).unwrap().len() as u64

@@ -1,0 +1,103 @@
+//! Real servers from registry packages, started by the tests on free ports of 127.0.0.1
+//! and stopped when dropped: `osmem-server` (PyPI `osmem-server`, an OpenSearch-compatible
+//! server) and `moto_server` (PyPI `moto[server]`, an S3-compatible server). `tests/run`
+//! installs both into `.venv`.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::{free_port, root};
+
+/// A server process; killed when dropped.
+pub struct ServerProcess {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// The port.
+    pub port: u16,
+}
+
+impl ServerProcess {
+    /// Stops the server now (for tests of an outage).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn venv(name: &str) -> PathBuf {
+    let path = root().join(".venv/bin").join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run tests/run, which installs the test servers into .venv",
+        path.display()
+    );
+    path
+}
+
+fn wait_for_port(port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{what} did not start on 127.0.0.1:{port}");
+}
+
+/// The `osmem-server` binary shipped in the PyPI package.
+pub fn osmem_binary() -> PathBuf {
+    let out = Command::new(venv("python"))
+        .args(["-c", "import osmem_server; print(osmem_server.resolve_binary())"])
+        .output()
+        .expect("python runs");
+    assert!(out.status.success(), "osmem-server is not installed in .venv: run tests/run");
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+/// Starts an OpenSearch-compatible server on `port` (0: a free one).
+pub fn opensearch_on(port: u16) -> ServerProcess {
+    let port = if port == 0 { free_port() } else { port };
+    let child = Command::new(osmem_binary())
+        .args(["-addr", &format!("127.0.0.1:{port}"), "-no-stdin-watch", "-no-ja"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("osmem-server starts");
+    wait_for_port(port, "osmem-server");
+    ServerProcess {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+        port,
+    }
+}
+
+/// Starts an OpenSearch-compatible server on a free port.
+pub fn opensearch() -> ServerProcess {
+    opensearch_on(0)
+}
+
+/// Starts an S3-compatible server (moto) on a free port.
+pub fn s3() -> ServerProcess {
+    let port = free_port();
+    let child = Command::new(venv("moto_server"))
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("moto_server starts");
+    wait_for_port(port, "moto_server");
+    ServerProcess {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+        port,
+    }
+}
