@@ -10,8 +10,11 @@ use pipeline_tests::{cargo_lambda_invoke, cargo_lambda_watch, decoded, expected,
 fn cargo_lambda_watch_answers_fixture_events() {
     let (_watch, port) = cargo_lambda_watch();
     let invoke = |fixture: &str| {
-        cargo_lambda_invoke(port, &root().join(format!("fixtures/firehose/{fixture}.json")))
-            .expect("cargo lambda invoke answers")
+        cargo_lambda_invoke(
+            port,
+            &root().join(format!("fixtures/firehose/{fixture}.json")),
+        )
+        .expect("cargo lambda invoke answers")
     };
     let response = invoke("ugly");
 

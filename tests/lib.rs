@@ -107,7 +107,9 @@ pub struct Watch(std::process::Child);
 impl Drop for Watch {
     fn drop(&mut self) {
         let pid = self.0.id().to_string();
-        let _ = std::process::Command::new("kill").args(["-TERM", "--", &pid]).status();
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", "--", &pid])
+            .status();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         while std::time::Instant::now() < deadline {
             if let Ok(Some(_)) = self.0.try_wait() {
@@ -126,14 +128,22 @@ pub fn cargo_lambda_invoke(port: u16, event: &Path) -> Result<FirehoseResponse, 
     let out = std::process::Command::new(tool)
         .args(["lambda", "invoke", "transform", "--data-file"])
         .arg(event)
-        .args(["-A", "127.0.0.1", "-P", &port.to_string(), "--output-format", "json"])
+        .args([
+            "-A",
+            "127.0.0.1",
+            "-P",
+            &port.to_string(),
+            "--output-format",
+            "json",
+        ])
         .current_dir(root().join("transform"))
         .output()
         .map_err(|e| e.to_string())?;
     if !out.status.success() {
         return Err(String::from_utf8_lossy(&out.stderr).into_owned());
     }
-    serde_json::from_slice(&out.stdout).map_err(|e| format!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+    serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 /// Starts `cargo lambda watch` for the transform on a free port of 127.0.0.1 and waits
@@ -144,7 +154,15 @@ pub fn cargo_lambda_watch() -> (Watch, u16) {
     );
     let port = free_port();
     let child = std::process::Command::new(&tool)
-        .args(["lambda", "watch", "--ignore-changes", "-A", "127.0.0.1", "-P", &port.to_string()])
+        .args([
+            "lambda",
+            "watch",
+            "--ignore-changes",
+            "-A",
+            "127.0.0.1",
+            "-P",
+            &port.to_string(),
+        ])
         .current_dir(root().join("transform"))
         .env("METRICS_EMF", "false")
         .stdout(std::process::Stdio::null())
@@ -158,7 +176,9 @@ pub fn cargo_lambda_watch() -> (Watch, u16) {
     loop {
         match cargo_lambda_invoke(port, &empty) {
             Ok(_) => break,
-            Err(e) if std::time::Instant::now() > deadline => panic!("cargo lambda watch never answered: {e}"),
+            Err(e) if std::time::Instant::now() > deadline => {
+                panic!("cargo lambda watch never answered: {e}")
+            }
             Err(_) => std::thread::sleep(std::time::Duration::from_millis(500)),
         }
     }

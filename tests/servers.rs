@@ -56,10 +56,16 @@ fn wait_for_port(port: u16, what: &str) {
 /// The `osmem-server` binary shipped in the PyPI package.
 pub fn osmem_binary() -> PathBuf {
     let out = Command::new(venv("python"))
-        .args(["-c", "import osmem_server; print(osmem_server.resolve_binary())"])
+        .args([
+            "-c",
+            "import osmem_server; print(osmem_server.resolve_binary())",
+        ])
         .output()
         .expect("python runs");
-    assert!(out.status.success(), "osmem-server is not installed in .venv: run tests/run");
+    assert!(
+        out.status.success(),
+        "osmem-server is not installed in .venv: run tests/run"
+    );
     PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
 }
 
@@ -67,7 +73,12 @@ pub fn osmem_binary() -> PathBuf {
 pub fn opensearch_on(port: u16) -> ServerProcess {
     let port = if port == 0 { free_port() } else { port };
     let child = Command::new(osmem_binary())
-        .args(["-addr", &format!("127.0.0.1:{port}"), "-no-stdin-watch", "-no-ja"])
+        .args([
+            "-addr",
+            &format!("127.0.0.1:{port}"),
+            "-no-stdin-watch",
+            "-no-ja",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -18,7 +18,10 @@ use producer::sink::{Sink, SinkConfig, Stats};
 use tokio::sync::{mpsc, watch};
 
 fn main() {
-    let n: usize = std::env::var("PIPELINE_BENCH_RECORDS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let n: usize = std::env::var("PIPELINE_BENCH_RECORDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let dir = root.join("target/bench");
     std::fs::create_dir_all(&dir).expect("target/bench");
@@ -26,18 +29,30 @@ fn main() {
     let rec = dir.join(format!("pipeline-{n}.ndjson"));
     if !rec.exists() {
         eprintln!("[1/3] writing {n} posts to {}", rec.display());
-        let gz = producer::file::open(&root.join("fixtures/recorded/cats-dogs-2000.ndjson.gz")).expect("recording");
+        let gz = producer::file::open(&root.join("fixtures/recorded/cats-dogs-2000.ndjson.gz"))
+            .expect("recording");
         let posts: Vec<String> = std::io::BufRead::lines(gz).map_while(Result::ok).collect();
         let mut text = String::new();
         for i in 0..n {
-            text.push_str(&posts[i % posts.len()].replacen("\"id\":\"158", &format!("\"id\":\"{i:09}"), 1));
+            text.push_str(&posts[i % posts.len()].replacen(
+                "\"id\":\"158",
+                &format!("\"id\":\"{i:09}"),
+                1,
+            ));
             text.push('\n');
         }
         std::fs::write(&rec, text).expect("write");
     }
     let os = opensearch();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    eprintln!("[2/3] file -> producer sink -> local stream -> transform -> {}", os.url);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    eprintln!(
+        "[2/3] file -> producer sink -> local stream -> transform -> {}",
+        os.url
+    );
     let started = Instant::now();
     let (summary, stats) = rt.block_on(async {
         let config = transform::Config::default();
@@ -65,7 +80,9 @@ fn main() {
         let client = producer::sink::client(Some(&local.url)).await;
         let sink = Sink::new(client, SinkConfig::new("bench"), Arc::clone(&stats));
         let task = tokio::spawn(sink.run(rx, |_| {}));
-        producer::file::replay(rec.clone(), None, false, tx, Arc::clone(&stats), stop).await.expect("replay");
+        producer::file::replay(rec.clone(), None, false, tx, Arc::clone(&stats), stop)
+            .await
+            .expect("replay");
         task.await.expect("sink");
         (local.finish().await.expect("finish"), stats)
     });

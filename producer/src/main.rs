@@ -8,13 +8,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
-use producer::rules::{LocalMatcher, RuleSet};
-use producer::sink::{Record, Sink, SinkConfig, Stats};
-use producer::x::{plan, Sleeper, XClient};
 use producer::local::backup::{Backup, BackupMode, Target};
 use producer::local::destination::{Destination, Rotation};
 use producer::local::processor::Processor;
 use producer::local::{LocalConfig, LocalStream};
+use producer::rules::{LocalMatcher, RuleSet};
+use producer::sink::{Record, Sink, SinkConfig, Stats};
+use producer::x::{plan, Sleeper, XClient};
 use producer::{file, jetstream, progress, sink};
 use tokio::sync::{mpsc, watch};
 
@@ -336,11 +336,18 @@ where
     });
 
     let local = if args.local.local {
-        Some(start_local(&args).await.context("while starting the local delivery stream")?)
+        Some(
+            start_local(&args)
+                .await
+                .context("while starting the local delivery stream")?,
+        )
     } else {
         None
     };
-    let endpoint = local.as_ref().map(|l| l.url.clone()).or(args.firehose_endpoint_url.clone());
+    let endpoint = local
+        .as_ref()
+        .map(|l| l.url.clone())
+        .or(args.firehose_endpoint_url.clone());
     let client = sink::client(endpoint.as_deref()).await;
     let config = SinkConfig {
         spill_after: Duration::from_secs(args.spill_after_secs),
@@ -405,7 +412,11 @@ async fn start_local(args: &SinkArgs) -> Result<LocalStream> {
         buffer_interval: Duration::from_secs(l.buffer_interval_secs),
         index: l.index.clone(),
         rotation: l.rotation,
-        backup_mode: if l.backup_all_documents { BackupMode::AllDocuments } else { BackupMode::FailedDocumentsOnly },
+        backup_mode: if l.backup_all_documents {
+            BackupMode::AllDocuments
+        } else {
+            BackupMode::FailedDocumentsOnly
+        },
     };
     let processor = match &l.lambda_endpoint {
         Some(url) => Processor::Lambda {
@@ -413,7 +424,8 @@ async fn start_local(args: &SinkArgs) -> Result<LocalStream> {
             function: l.lambda_function.clone(),
         },
         None => {
-            let config = transform::Config::from_env().context("while reading the transform's configuration")?;
+            let config = transform::Config::from_env()
+                .context("while reading the transform's configuration")?;
             let analyzer = transform::Backend::from_config(&config).await;
             Processor::InProcess(Box::new(transform::Transformer::new(config, analyzer)))
         }
@@ -429,7 +441,13 @@ async fn start_local(args: &SinkArgs) -> Result<LocalStream> {
         },
         None => Target::Dir(l.out.join("s3")),
     };
-    LocalStream::start(config, processor, destination, Backup::new(target, &args.stream)).await
+    LocalStream::start(
+        config,
+        processor,
+        destination,
+        Backup::new(target, &args.stream),
+    )
+    .await
 }
 
 async fn wait_for_signal() {

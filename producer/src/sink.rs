@@ -355,7 +355,10 @@ pub async fn client(endpoint_url: Option<&str>) -> Client {
     let config = aws_sdk_firehose::config::Builder::from(&shared)
         .retry_config(aws_sdk_firehose::config::retry::RetryConfig::disabled())
         .build();
-    info!(endpoint = endpoint_url.unwrap_or("aws"), "firehose client ready");
+    info!(
+        endpoint = endpoint_url.unwrap_or("aws"),
+        "firehose client ready"
+    );
     Client::from_conf(config)
 }
 

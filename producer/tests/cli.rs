@@ -149,7 +149,12 @@ fn local_mode_runs_the_whole_pipeline_on_the_bundled_recording() {
     let mut lines = 0;
     for entry in std::fs::read_dir(out_dir.join("opensearch")).unwrap() {
         let path = entry.unwrap().path();
-        assert!(path.file_name().unwrap().to_str().unwrap().starts_with("social-posts-"));
+        assert!(path
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("social-posts-"));
         for line in std::fs::read_to_string(&path).unwrap().lines() {
             let doc: serde_json::Value = serde_json::from_str(line).unwrap();
             assert_eq!(doc["schema_version"], 1);

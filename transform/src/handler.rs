@@ -491,7 +491,13 @@ mod tests {
         assert_eq!(report.categories["uncategorized"], 1);
         assert_eq!(
             report.reasons,
-            ["", "invalid_base64", "invalid_utf8", "retweet", "empty_payload"]
+            [
+                "",
+                "invalid_base64",
+                "invalid_utf8",
+                "retweet",
+                "empty_payload"
+            ]
         );
         assert_eq!(
             report.bytes_out,

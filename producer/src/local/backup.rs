@@ -110,8 +110,13 @@ impl Backup {
     /// The object key for a write at `now_ms` under `prefix`:
     /// `prefix/YYYY/MM/DD/HH/stream-1-YYYY-MM-DD-HH-MM-SS-N`.
     pub fn key(&self, prefix: &str, now_ms: i64) -> String {
-        let t = Utc.timestamp_millis_opt(now_ms).single().unwrap_or_default();
-        let n = self.sequence.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let t = Utc
+            .timestamp_millis_opt(now_ms)
+            .single()
+            .unwrap_or_default();
+        let n = self
+            .sequence
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         format!(
             "{prefix}{}/{}-1-{}-{n:08}",
             t.format("%Y/%m/%d/%H"),
@@ -149,7 +154,12 @@ impl Backup {
                     .body(ByteStream::from(body))
                     .send()
                     .await
-                    .map_err(|e| anyhow::anyhow!("S3 put_object {bucket}/{key}: {}", aws_sdk_s3::error::DisplayErrorContext(e)))?;
+                    .map_err(|e| {
+                        anyhow::anyhow!(
+                            "S3 put_object {bucket}/{key}: {}",
+                            aws_sdk_s3::error::DisplayErrorContext(e)
+                        )
+                    })?;
             }
         }
         Ok(key)
@@ -164,7 +174,10 @@ mod tests {
     fn keys_follow_firehose_layout() {
         let b = Backup::new(Target::Dir(PathBuf::from("/tmp")), "social-posts");
         let k = b.key(PROCESSING_FAILED, 1_678_806_566_000);
-        assert_eq!(k, "processing-failed/2023/03/14/15/social-posts-1-2023-03-14-15-09-26-00000000");
+        assert_eq!(
+            k,
+            "processing-failed/2023/03/14/15/social-posts-1-2023-03-14-15-09-26-00000000"
+        );
         let k = b.key(OPENSEARCH_FAILED, 1_678_806_566_000);
         assert!(k.starts_with("AmazonOpenSearchService-failed/2023/03/14/15/"));
         assert!(k.ends_with("-00000001"));
@@ -182,7 +195,15 @@ mod tests {
             lambda_arn: "arn".into(),
         };
         let v = serde_json::to_value(&r).unwrap();
-        for f in ["attemptsMade", "arrivalTimestamp", "errorCode", "errorMessage", "attemptEndingTimestamp", "rawData", "lambdaArn"] {
+        for f in [
+            "attemptsMade",
+            "arrivalTimestamp",
+            "errorCode",
+            "errorMessage",
+            "attemptEndingTimestamp",
+            "rawData",
+            "lambdaArn",
+        ] {
             assert!(v.get(f).is_some(), "{f}");
         }
         let d = serde_json::to_value(DocumentFailedRecord {

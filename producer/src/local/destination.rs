@@ -43,14 +43,21 @@ impl std::str::FromStr for Rotation {
             "OneDay" => Rotation::OneDay,
             "OneWeek" => Rotation::OneWeek,
             "OneMonth" => Rotation::OneMonth,
-            _ => return Err(format!("{s:?}: expected NoRotation, OneHour, OneDay, OneWeek or OneMonth")),
+            _ => {
+                return Err(format!(
+                    "{s:?}: expected NoRotation, OneHour, OneDay, OneWeek or OneMonth"
+                ))
+            }
         })
     }
 }
 
 /// The index a document arriving at `arrival_ms` goes to.
 pub fn index_name(base: &str, rotation: Rotation, arrival_ms: i64) -> String {
-    let t = Utc.timestamp_millis_opt(arrival_ms).single().unwrap_or_default();
+    let t = Utc
+        .timestamp_millis_opt(arrival_ms)
+        .single()
+        .unwrap_or_default();
     match rotation {
         Rotation::NoRotation => base.to_string(),
         Rotation::OneHour => format!("{base}-{}", t.format("%Y-%m-%d-%H")),
@@ -111,7 +118,11 @@ impl Destination {
 
     /// Applies the index template (before any delivery), retrying for the retry duration.
     pub async fn prepare(&self, template_name: &str) -> anyhow::Result<()> {
-        let Destination::OpenSearch { client, retry_duration } = self else {
+        let Destination::OpenSearch {
+            client,
+            retry_duration,
+        } = self
+        else {
             return Ok(());
         };
         let template: Value = serde_json::from_str(INDEX_TEMPLATE)?;
@@ -137,21 +148,36 @@ impl Destination {
                 }
                 other => {
                     if started.elapsed() >= *retry_duration {
-                        anyhow::bail!("OpenSearch unreachable while applying the index template: {other:?}");
+                        anyhow::bail!(
+                            "OpenSearch unreachable while applying the index template: {other:?}"
+                        );
                     }
-                    tokio::time::sleep(backoff(attempt, Duration::from_millis(200), Duration::from_secs(5), jitter())).await;
+                    tokio::time::sleep(backoff(
+                        attempt,
+                        Duration::from_millis(200),
+                        Duration::from_secs(5),
+                        jitter(),
+                    ))
+                    .await;
                 }
             }
         }
     }
 
     /// Delivers documents; returns the number indexed and the failures.
-    pub async fn deliver(&self, base: &str, rotation: Rotation, docs: Vec<Doc>) -> (u64, Vec<Failed>) {
+    pub async fn deliver(
+        &self,
+        base: &str,
+        rotation: Rotation,
+        docs: Vec<Doc>,
+    ) -> (u64, Vec<Failed>) {
         match self {
             Destination::Dir(dir) => {
                 let mut by_index: std::collections::BTreeMap<String, Vec<u8>> = Default::default();
                 for d in &docs {
-                    let buf = by_index.entry(index_name(base, rotation, d.arrival_ms)).or_default();
+                    let buf = by_index
+                        .entry(index_name(base, rotation, d.arrival_ms))
+                        .or_default();
                     buf.extend_from_slice(&d.json);
                     buf.push(b'\n');
                 }
@@ -161,11 +187,17 @@ impl Destination {
                     let path = dir.join(format!("{index}.ndjson"));
                     let result = async {
                         tokio::fs::create_dir_all(dir).await?;
-                        let mut f = tokio::fs::OpenOptions::new().create(true).append(true).open(&path).await?;
+                        let mut f = tokio::fs::OpenOptions::new()
+                            .create(true)
+                            .append(true)
+                            .open(&path)
+                            .await?;
                         tokio::io::AsyncWriteExt::write_all(&mut f, &bytes).await
                     }
                     .await;
-                    let of_index = docs.iter().filter(|d| index_name(base, rotation, d.arrival_ms) == index);
+                    let of_index = docs
+                        .iter()
+                        .filter(|d| index_name(base, rotation, d.arrival_ms) == index);
                     match result {
                         Ok(()) => ok += of_index.count() as u64,
                         Err(e) => failed.extend(of_index.map(|d| Failed {
@@ -179,9 +211,10 @@ impl Destination {
                 }
                 (ok, failed)
             }
-            Destination::OpenSearch { client, retry_duration } => {
-                bulk_with_retries(client, *retry_duration, base, rotation, docs).await
-            }
+            Destination::OpenSearch {
+                client,
+                retry_duration,
+            } => bulk_with_retries(client, *retry_duration, base, rotation, docs).await,
         }
     }
 }
@@ -236,16 +269,31 @@ async fn bulk_with_retries(
                     let items = v["items"].as_array().cloned().unwrap_or_default();
                     let mut retry = Vec::new();
                     for (i, (doc, index)) in pending.drain(..).enumerate() {
-                        let item = items.get(i).and_then(|it| it.get("index").or_else(|| it.get("create")));
+                        let item = items
+                            .get(i)
+                            .and_then(|it| it.get("index").or_else(|| it.get("create")));
                         let item_status = item.and_then(|it| it["status"].as_u64()).unwrap_or(0);
                         match item {
-                            Some(it) if it.get("error").is_none() && (200..300).contains(&item_status) => indexed += 1,
-                            Some(it) if item_status == 429 || item_status >= 500 => retry.push((doc, index, it["error"].clone())),
+                            Some(it)
+                                if it.get("error").is_none()
+                                    && (200..300).contains(&item_status) =>
+                            {
+                                indexed += 1
+                            }
+                            Some(it) if item_status == 429 || item_status >= 500 => {
+                                retry.push((doc, index, it["error"].clone()))
+                            }
                             Some(it) => failed.push(Failed {
                                 doc,
                                 index,
-                                code: it["error"]["type"].as_str().unwrap_or("OS.ItemFailed").to_string(),
-                                message: it["error"]["reason"].as_str().unwrap_or_default().to_string(),
+                                code: it["error"]["type"]
+                                    .as_str()
+                                    .unwrap_or("OS.ItemFailed")
+                                    .to_string(),
+                                message: it["error"]["reason"]
+                                    .as_str()
+                                    .unwrap_or_default()
+                                    .to_string(),
                                 attempts: attempt,
                             }),
                             None => retry.push((doc, index, Value::Null)),
@@ -261,7 +309,9 @@ async fn bulk_with_retries(
                 }
             }
         };
-        let Some((code, message)) = retry_all else { continue };
+        let Some((code, message)) = retry_all else {
+            continue;
+        };
         if started.elapsed() >= retry_duration {
             warn!(documents = pending.len(), %code, "OpenSearch still failing after the retry duration: backing up");
             failed.extend(pending.drain(..).map(|(doc, index)| Failed {
@@ -273,7 +323,12 @@ async fn bulk_with_retries(
             }));
             break;
         }
-        let delay = backoff(attempt, Duration::from_millis(100), Duration::from_secs(5), jitter());
+        let delay = backoff(
+            attempt,
+            Duration::from_millis(100),
+            Duration::from_secs(5),
+            jitter(),
+        );
         warn!(%code, attempt, delay_ms = delay.as_millis() as u64, "OpenSearch bulk failed; retrying");
         tokio::time::sleep(delay.min(retry_duration.saturating_sub(started.elapsed()))).await;
     }
@@ -288,7 +343,10 @@ mod tests {
     fn index_names_rotate_like_firehose() {
         let t = 1_678_806_566_000; // 2023-03-14T15:09:26Z, ISO week 11
         assert_eq!(index_name("posts", Rotation::NoRotation, t), "posts");
-        assert_eq!(index_name("posts", Rotation::OneHour, t), "posts-2023-03-14-15");
+        assert_eq!(
+            index_name("posts", Rotation::OneHour, t),
+            "posts-2023-03-14-15"
+        );
         assert_eq!(index_name("posts", Rotation::OneDay, t), "posts-2023-03-14");
         assert_eq!(index_name("posts", Rotation::OneWeek, t), "posts-2023-11");
         assert_eq!(index_name("posts", Rotation::OneMonth, t), "posts-2023-03");

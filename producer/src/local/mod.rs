@@ -62,14 +62,26 @@ impl LocalConfig {
     pub fn validate(&self) -> Result<(), String> {
         let mb = |b: usize| b as f64 / 1_000_000.0;
         if !(0.2..=3.0).contains(&mb(self.processor_buffer_bytes)) {
-            return Err(format!("processor buffer {} MB: expected 0.2 to 3 MB", mb(self.processor_buffer_bytes)));
+            return Err(format!(
+                "processor buffer {} MB: expected 0.2 to 3 MB",
+                mb(self.processor_buffer_bytes)
+            ));
         }
         if !(1.0..=100.0).contains(&mb(self.buffer_bytes)) {
-            return Err(format!("destination buffer {} MB: expected 1 to 100 MB", mb(self.buffer_bytes)));
+            return Err(format!(
+                "destination buffer {} MB: expected 1 to 100 MB",
+                mb(self.buffer_bytes)
+            ));
         }
-        for (name, d) in [("processor", self.processor_interval), ("destination", self.buffer_interval)] {
+        for (name, d) in [
+            ("processor", self.processor_interval),
+            ("destination", self.buffer_interval),
+        ] {
             if d > Duration::from_secs(900) {
-                return Err(format!("{name} buffer interval {} s: expected 0 to 900 s", d.as_secs()));
+                return Err(format!(
+                    "{name} buffer interval {} s: expected 0 to 900 s",
+                    d.as_secs()
+                ));
             }
         }
         Ok(())
@@ -118,11 +130,16 @@ impl LocalSummary {
         let means: Vec<(&String, f64, u64)> = self
             .categories
             .iter()
-            .filter(|(k, (_, _, scored))| *scored > 0 && k.as_str() != "multiple" && k.as_str() != "uncategorized")
+            .filter(|(k, (_, _, scored))| {
+                *scored > 0 && k.as_str() != "multiple" && k.as_str() != "uncategorized"
+            })
             .map(|(k, (n, sum, scored))| (k, sum / *scored as f64, *n))
             .collect();
         let best = means.iter().max_by(|a, b| a.1.total_cmp(&b.1))?;
-        let parts: Vec<String> = means.iter().map(|(k, m, n)| format!("{k} {m:+.3} ({n} posts)")).collect();
+        let parts: Vec<String> = means
+            .iter()
+            .map(|(k, m, n)| format!("{k} {m:+.3} ({n} posts)"))
+            .collect();
         Some(format!("{} win: {}", best.0, parts.join(" vs ")))
     }
 
@@ -144,8 +161,15 @@ impl LocalSummary {
             row(&format!("not indexed, backed up: {k}"), v.to_string());
         }
         for (k, (n, sum, scored)) in &self.categories {
-            let mean = if *scored > 0 { format!("{:+.3}", sum / *scored as f64) } else { "-".into() };
-            row(&format!("category {k} (mean sentiment)"), format!("{n} ({mean})"));
+            let mean = if *scored > 0 {
+                format!("{:+.3}", sum / *scored as f64)
+            } else {
+                "-".into()
+            };
+            row(
+                &format!("category {k} (mean sentiment)"),
+                format!("{n} ({mean})"),
+            );
         }
         row("backup objects", self.backup_objects.len().to_string());
         if let Some(v) = self.verdict() {
@@ -183,7 +207,9 @@ pub async fn shared_config(endpoint: Option<&str>) -> aws_config::SdkConfig {
 /// An S3 client for the backup (path-style addressing, as S3-compatible servers want).
 pub async fn s3_client(endpoint: Option<&str>) -> aws_sdk_s3::Client {
     let shared = shared_config(endpoint).await;
-    let config = aws_sdk_s3::config::Builder::from(&shared).force_path_style(true).build();
+    let config = aws_sdk_s3::config::Builder::from(&shared)
+        .force_path_style(true)
+        .build();
     aws_sdk_s3::Client::from_conf(config)
 }
 
@@ -235,8 +261,12 @@ impl LocalStream {
                 let name = stream_name.clone();
                 let counter = Arc::clone(&counter);
                 tokio::spawn(async move {
-                    let service = service_fn(move |req| wire(req, tx.clone(), name.clone(), Arc::clone(&counter)));
-                    let _ = http1::Builder::new().serve_connection(TokioIo::new(conn), service).await;
+                    let service = service_fn(move |req| {
+                        wire(req, tx.clone(), name.clone(), Arc::clone(&counter))
+                    });
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(conn), service)
+                        .await;
                 });
             }
         });
@@ -269,7 +299,8 @@ struct WireRecord {
 
 fn reply(status: u16, body: Value) -> Response<Full<Bytes>> {
     let mut resp = Response::new(Full::new(Bytes::from(body.to_string())));
-    *resp.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    *resp.status_mut() =
+        hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
     resp.headers_mut().insert(
         "content-type",
         hyper::header::HeaderValue::from_static("application/x-amz-json-1.1"),
@@ -291,7 +322,10 @@ async fn wire(
         .unwrap_or_default()
         .to_string();
     let Ok(body) = req.into_body().collect().await.map(|b| b.to_bytes()) else {
-        return Ok(reply(400, json!({"__type": "SerializationException", "message": "unreadable body"})));
+        return Ok(reply(
+            400,
+            json!({"__type": "SerializationException", "message": "unreadable body"}),
+        ));
     };
     let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     if request["DeliveryStreamName"].as_str() != Some(stream.as_str()) {
@@ -301,12 +335,22 @@ async fn wire(
         ));
     }
     let records: Vec<Value> = match target.as_str() {
-        "Firehose_20150804.PutRecordBatch" => request["Records"].as_array().cloned().unwrap_or_default(),
+        "Firehose_20150804.PutRecordBatch" => {
+            request["Records"].as_array().cloned().unwrap_or_default()
+        }
         "Firehose_20150804.PutRecord" => vec![request["Record"].clone()],
-        _ => return Ok(reply(400, json!({"__type": "UnknownOperationException", "message": target}))),
+        _ => {
+            return Ok(reply(
+                400,
+                json!({"__type": "UnknownOperationException", "message": target}),
+            ))
+        }
     };
     if records.len() > 500 {
-        return Ok(reply(400, json!({"__type": "InvalidArgumentException", "message": "more than 500 records"})));
+        return Ok(reply(
+            400,
+            json!({"__type": "InvalidArgumentException", "message": "more than 500 records"}),
+        ));
     }
     let now = Utc::now().timestamp_millis();
     let mut responses = Vec::with_capacity(records.len());
@@ -326,7 +370,10 @@ async fn wire(
             continue;
         }
         let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let record_id = format!("{:056}", 49_546_986_683_135_544_286_u128 * 1_000_000_000_000 + u128::from(n));
+        let record_id = format!(
+            "{:056}",
+            49_546_986_683_135_544_286_u128 * 1_000_000_000_000 + u128::from(n)
+        );
         let arrived = Arrived {
             record_id: record_id.clone(),
             arrival_ms: now,
@@ -343,12 +390,20 @@ async fn wire(
     }
     if target == "Firehose_20150804.PutRecord" {
         return Ok(match responses.pop() {
-            Some(r) if r.get("RecordId").is_some() => reply(200, json!({"RecordId": r["RecordId"], "Encrypted": false})),
-            Some(r) => reply(400, json!({"__type": r["ErrorCode"], "message": r["ErrorMessage"]})),
+            Some(r) if r.get("RecordId").is_some() => {
+                reply(200, json!({"RecordId": r["RecordId"], "Encrypted": false}))
+            }
+            Some(r) => reply(
+                400,
+                json!({"__type": r["ErrorCode"], "message": r["ErrorMessage"]}),
+            ),
             None => reply(400, json!({"__type": "InvalidArgumentException"})),
         });
     }
-    Ok(reply(200, json!({"FailedPutCount": failed, "Encrypted": false, "RequestResponses": responses})))
+    Ok(reply(
+        200,
+        json!({"FailedPutCount": failed, "Encrypted": false, "RequestResponses": responses}),
+    ))
 }
 
 /// Buffers, processes, delivers, backs up; returns when the input closes and all is done.
@@ -379,7 +434,12 @@ async fn run(
             let next = if buf.is_empty() {
                 rx.recv().await
             } else {
-                match tokio::time::timeout(deadline.saturating_duration_since(Instant::now()), rx.recv()).await {
+                match tokio::time::timeout(
+                    deadline.saturating_duration_since(Instant::now()),
+                    rx.recv(),
+                )
+                .await
+                {
                     Ok(r) => r,
                     Err(_) => break,
                 }
@@ -418,8 +478,14 @@ async fn process_batch(
     summary: &Mutex<LocalSummary>,
 ) {
     let event = FirehoseEvent {
-        invocation_id: format!("local-{}", Utc::now().timestamp_nanos_opt().unwrap_or_default()),
-        delivery_stream_arn: format!("arn:aws:firehose:local:000000000000:deliverystream/{}", config.stream),
+        invocation_id: format!(
+            "local-{}",
+            Utc::now().timestamp_nanos_opt().unwrap_or_default()
+        ),
+        delivery_stream_arn: format!(
+            "arn:aws:firehose:local:000000000000:deliverystream/{}",
+            config.stream
+        ),
         source_kinesis_stream_arn: None,
         region: "local".into(),
         records: batch
@@ -514,7 +580,9 @@ async fn process_batch(
                     s.backup_objects.push(key);
                 }
             }
-            Err(e) => tracing::error!(error = %e, records = failures.len(), "cannot write the processing-failed backup"),
+            Err(e) => {
+                tracing::error!(error = %e, records = failures.len(), "cannot write the processing-failed backup")
+            }
         }
     }
 }
@@ -548,7 +616,12 @@ async fn deliver(
             let next = if buf.is_empty() {
                 rx.recv().await
             } else {
-                match tokio::time::timeout(deadline.saturating_duration_since(Instant::now()), rx.recv()).await {
+                match tokio::time::timeout(
+                    deadline.saturating_duration_since(Instant::now()),
+                    rx.recv(),
+                )
+                .await
+                {
                     Ok(r) => r,
                     Err(_) => break,
                 }
@@ -568,7 +641,10 @@ async fn deliver(
             continue;
         }
         if config.backup_mode == BackupMode::AllDocuments {
-            let body: Vec<u8> = buf.iter().flat_map(|d| d.json.iter().copied().chain(std::iter::once(b'\n'))).collect();
+            let body: Vec<u8> = buf
+                .iter()
+                .flat_map(|d| d.json.iter().copied().chain(std::iter::once(b'\n')))
+                .collect();
             match backup.put(backup::ALL_DOCUMENTS, body).await {
                 Ok(key) => {
                     if let Ok(mut s) = summary.lock() {
@@ -582,15 +658,21 @@ async fn deliver(
             .iter()
             .map(|d| {
                 let p: Option<Peek> = serde_json::from_slice(&d.json).ok();
-                let category = p.as_ref().and_then(|p| p.category.clone()).unwrap_or_else(|| "unknown".into());
+                let category = p
+                    .as_ref()
+                    .and_then(|p| p.category.clone())
+                    .unwrap_or_else(|| "unknown".into());
                 (category, p.and_then(|p| p.sentiment).map(|s| s.score))
             })
             .collect();
         let ids: Vec<String> = buf.iter().map(|d| d.id.clone()).collect();
         let started = Instant::now();
-        let (indexed, failed) = destination.deliver(&config.index, config.rotation, buf).await;
+        let (indexed, failed) = destination
+            .deliver(&config.index, config.rotation, buf)
+            .await;
         let busy = started.elapsed();
-        let failed_ids: std::collections::HashSet<&str> = failed.iter().map(|f| f.doc.id.as_str()).collect();
+        let failed_ids: std::collections::HashSet<&str> =
+            failed.iter().map(|f| f.doc.id.as_str()).collect();
         if let Ok(mut s) = summary.lock() {
             s.delivery_busy += busy;
             s.indexed += indexed;
@@ -633,7 +715,9 @@ async fn deliver(
                     s.backup_objects.push(key);
                 }
             }
-            Err(e) => tracing::error!(error = %e, documents = lines.len(), "cannot write the failed-documents backup"),
+            Err(e) => {
+                tracing::error!(error = %e, documents = lines.len(), "cannot write the failed-documents backup")
+            }
         }
     }
 }
@@ -655,11 +739,20 @@ mod tests {
             backup_mode: BackupMode::FailedDocumentsOnly,
         };
         assert!(ok.validate().is_ok());
-        let bad = LocalConfig { processor_buffer_bytes: 4_000_000, ..ok.clone() };
+        let bad = LocalConfig {
+            processor_buffer_bytes: 4_000_000,
+            ..ok.clone()
+        };
         assert!(bad.validate().unwrap_err().contains("0.2 to 3 MB"));
-        let bad = LocalConfig { buffer_bytes: 500_000, ..ok.clone() };
+        let bad = LocalConfig {
+            buffer_bytes: 500_000,
+            ..ok.clone()
+        };
         assert!(bad.validate().unwrap_err().contains("1 to 100 MB"));
-        let bad = LocalConfig { buffer_interval: Duration::from_secs(901), ..ok };
+        let bad = LocalConfig {
+            buffer_interval: Duration::from_secs(901),
+            ..ok
+        };
         assert!(bad.validate().unwrap_err().contains("0 to 900 s"));
     }
 
@@ -670,7 +763,10 @@ mod tests {
         s.categories.insert("dogs".into(), (10, 3.0, 10));
         s.categories.insert("multiple".into(), (1, 1.0, 1));
         let v = s.verdict().unwrap();
-        assert!(v.starts_with("dogs win: cats +0.200 (10 posts) vs dogs +0.300 (10 posts)"), "{v}");
+        assert!(
+            v.starts_with("dogs win: cats +0.200 (10 posts) vs dogs +0.300 (10 posts)"),
+            "{v}"
+        );
         s.indexed = 20;
         s.dropped.insert("retweet".into(), 2);
         s.processing_failed.insert("invalid_json".into(), 1);

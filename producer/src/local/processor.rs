@@ -63,7 +63,10 @@ pub fn check(event: &FirehoseEvent, bytes: &[u8]) -> Result<Vec<Checked>, BatchE
     if bytes.len() > RESPONSE_LIMIT_BYTES {
         return Err(BatchError {
             code: "Lambda.ResponseSizeExceeded",
-            message: format!("response of {} bytes is over {RESPONSE_LIMIT_BYTES}", bytes.len()),
+            message: format!(
+                "response of {} bytes is over {RESPONSE_LIMIT_BYTES}",
+                bytes.len()
+            ),
         });
     }
     let resp: WireResponse = serde_json::from_slice(bytes).map_err(|e| BatchError {
@@ -83,10 +86,12 @@ pub fn check(event: &FirehoseEvent, bytes: &[u8]) -> Result<Vec<Checked>, BatchE
     }
     let mut out = Vec::with_capacity(event.records.len());
     for input in &event.records {
-        let r = by_id.get(input.record_id.as_str()).ok_or_else(|| BatchError {
-            code: "Lambda.MissingRecordId",
-            message: format!("record id {} missing from the response", input.record_id),
-        })?;
+        let r = by_id
+            .get(input.record_id.as_str())
+            .ok_or_else(|| BatchError {
+                code: "Lambda.MissingRecordId",
+                message: format!("record id {} missing from the response", input.record_id),
+            })?;
         let result = match r.result.as_str() {
             "Ok" => RecordResult::Ok,
             "Dropped" => RecordResult::Dropped,
@@ -94,15 +99,20 @@ pub fn check(event: &FirehoseEvent, bytes: &[u8]) -> Result<Vec<Checked>, BatchE
             other => {
                 return Err(BatchError {
                     code: "Lambda.JsonProcessingException",
-                    message: format!("record {}: result {other:?} is not Ok, Dropped or ProcessingFailed", r.record_id),
+                    message: format!(
+                        "record {}: result {other:?} is not Ok, Dropped or ProcessingFailed",
+                        r.record_id
+                    ),
                 })
             }
         };
         let data = if result == RecordResult::Ok {
-            base64_simd::STANDARD.decode_to_vec(r.data.as_bytes()).map_err(|_| BatchError {
-                code: "Lambda.JsonProcessingException",
-                message: format!("record {}: data is not base64", r.record_id),
-            })?
+            base64_simd::STANDARD
+                .decode_to_vec(r.data.as_bytes())
+                .map_err(|_| BatchError {
+                    code: "Lambda.JsonProcessingException",
+                    message: format!("record {}: data is not base64", r.record_id),
+                })?
         } else {
             Vec::new()
         };
@@ -111,7 +121,11 @@ pub fn check(event: &FirehoseEvent, bytes: &[u8]) -> Result<Vec<Checked>, BatchE
     if resp.records.len() != event.records.len() {
         return Err(BatchError {
             code: "Lambda.MissingRecordId",
-            message: format!("{} records returned for {} sent", resp.records.len(), event.records.len()),
+            message: format!(
+                "{} records returned for {} sent",
+                resp.records.len(),
+                event.records.len()
+            ),
         });
     }
     Ok(out)
@@ -121,20 +135,30 @@ impl Processor {
     /// A name for `lambdaArn` in backups.
     pub fn arn(&self) -> String {
         match self {
-            Processor::InProcess(_) => "arn:aws:lambda:local:000000000000:function:transform-in-process".into(),
-            Processor::Lambda { function, .. } => format!("arn:aws:lambda:local:000000000000:function:{function}"),
+            Processor::InProcess(_) => {
+                "arn:aws:lambda:local:000000000000:function:transform-in-process".into()
+            }
+            Processor::Lambda { function, .. } => {
+                format!("arn:aws:lambda:local:000000000000:function:{function}")
+            }
         }
     }
 
     /// Processes one event: the checked outcomes (and the transform's report when in
     /// process), or why the whole batch failed.
-    pub async fn process(&self, event: &FirehoseEvent) -> Result<(Vec<Checked>, Option<Report>), BatchError> {
+    pub async fn process(
+        &self,
+        event: &FirehoseEvent,
+    ) -> Result<(Vec<Checked>, Option<Report>), BatchError> {
         match self {
             Processor::InProcess(t) => {
-                let (resp, report) = t.transform(event, Utc::now()).await.map_err(|e| BatchError {
-                    code: "Lambda.FunctionError",
-                    message: e.to_string(),
-                })?;
+                let (resp, report) =
+                    t.transform(event, Utc::now())
+                        .await
+                        .map_err(|e| BatchError {
+                            code: "Lambda.FunctionError",
+                            message: e.to_string(),
+                        })?;
                 let bytes = serde_json::to_vec(&resp).map_err(|e| BatchError {
                     code: "Lambda.JsonProcessingException",
                     message: e.to_string(),
@@ -156,7 +180,10 @@ impl Processor {
                         code: "Lambda.InvokeFailed",
                         message: aws_sdk_lambda::error::DisplayErrorContext(e).to_string(),
                     })?;
-                let bytes = out.payload().map(|b| b.as_ref().to_vec()).unwrap_or_default();
+                let bytes = out
+                    .payload()
+                    .map(|b| b.as_ref().to_vec())
+                    .unwrap_or_default();
                 if let Some(kind) = out.function_error() {
                     return Err(BatchError {
                         code: "Lambda.FunctionError",
@@ -192,11 +219,20 @@ mod tests {
         let ev = event(&["a", "b"]);
         let ok = br#"{"records":[{"recordId":"b","result":"Dropped","data":""},{"recordId":"a","result":"Ok","data":"e30K"}]}"#;
         let checked = check(&ev, ok).unwrap();
-        assert_eq!(checked[0], Checked { result: RecordResult::Ok, data: b"{}\n".to_vec() });
+        assert_eq!(
+            checked[0],
+            Checked {
+                result: RecordResult::Ok,
+                data: b"{}\n".to_vec()
+            }
+        );
         assert_eq!(checked[1].result, RecordResult::Dropped);
         let code = |b: &[u8]| check(&ev, b).unwrap_err().code;
         assert_eq!(code(b"not json"), "Lambda.JsonProcessingException");
-        assert_eq!(code(br#"{"records":[{"recordId":"a","result":"Ok","data":"e30K"}]}"#), "Lambda.MissingRecordId");
+        assert_eq!(
+            code(br#"{"records":[{"recordId":"a","result":"Ok","data":"e30K"}]}"#),
+            "Lambda.MissingRecordId"
+        );
         assert_eq!(
             code(br#"{"records":[{"recordId":"a","result":"Ok","data":""},{"recordId":"a","result":"Ok","data":""}]}"#),
             "Lambda.DuplicatedRecordId"
@@ -209,7 +245,10 @@ mod tests {
             code(br#"{"records":[{"recordId":"a","result":"Ok","data":""},{"recordId":"b","result":"Ok","data":""},{"recordId":"c","result":"Ok","data":""}]}"#),
             "Lambda.MissingRecordId"
         );
-        let big = format!(r#"{{"records":[{{"recordId":"a","result":"Ok","data":"{}"}}]}}"#, "A".repeat(6_000_000));
+        let big = format!(
+            r#"{{"records":[{{"recordId":"a","result":"Ok","data":"{}"}}]}}"#,
+            "A".repeat(6_000_000)
+        );
         assert_eq!(code(big.as_bytes()), "Lambda.ResponseSizeExceeded");
     }
 }
