@@ -16,7 +16,7 @@ use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response};
 use serde_json::{json, Value};
 
-use crate::http::{serve, Server};
+use crate::http::{json_reply, serve, Server};
 
 /// Languages Comprehend's sentiment detection accepts.
 const LANGUAGES: [&str; 12] = [
@@ -118,14 +118,7 @@ fn scores(label: &str) -> Value {
 }
 
 fn reply(status: u16, body: Value) -> Response<Full<Bytes>> {
-    let mut resp = Response::new(Full::new(Bytes::from(body.to_string())));
-    *resp.status_mut() =
-        hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
-    resp.headers_mut().insert(
-        "content-type",
-        hyper::header::HeaderValue::from_static("application/x-amz-json-1.1"),
-    );
-    resp
+    json_reply(status, &body)
 }
 
 fn error(status: u16, kind: &str, message: &str) -> Response<Full<Bytes>> {

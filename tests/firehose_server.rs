@@ -14,7 +14,7 @@ use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response};
 use serde_json::{json, Value};
 
-use crate::http::{serve, Server};
+use crate::http::{json_reply, serve, Server};
 
 /// How the server behaves; change it at any time with [`FirehoseServer::set`].
 #[derive(Debug, Clone, Default)]
@@ -94,14 +94,7 @@ impl FirehoseServer {
 }
 
 fn reply(status: u16, body: Value) -> Response<Full<Bytes>> {
-    let mut resp = Response::new(Full::new(Bytes::from(body.to_string())));
-    *resp.status_mut() =
-        hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
-    resp.headers_mut().insert(
-        "content-type",
-        hyper::header::HeaderValue::from_static("application/x-amz-json-1.1"),
-    );
-    resp
+    json_reply(status, &body)
 }
 
 async fn handle(

@@ -5,6 +5,8 @@
 use std::sync::{Arc, Mutex};
 
 use futures_util::SinkExt;
+
+use crate::http::{background, Server};
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -20,89 +22,34 @@ pub struct JetstreamServer {
     /// `ws://127.0.0.1:PORT/subscribe`.
     pub url: String,
     seen: Arc<Mutex<Seen>>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: Server,
 }
 
 impl JetstreamServer {
     /// Serves `messages` (each with its `time_us`); the first connection is cut off,
     /// without a close frame, after `cut_after` messages.
     pub fn start(messages: Vec<(u64, String)>, cut_after: Option<usize>) -> Self {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.set_nonblocking(true).expect("non-blocking");
-        let addr = listener.local_addr().expect("address");
         let seen = Arc::new(Mutex::new(Seen::default()));
         let shared = Arc::clone(&seen);
         let messages = Arc::new(messages);
-        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                let mut connection = 0usize;
-                loop {
-                    let (stream, _) = tokio::select! {
-                        _ = &mut stopped => break,
-                        a = listener.accept() => match a { Ok(a) => a, Err(_) => continue },
-                    };
-                    connection += 1;
-                    let cut = if connection == 1 { cut_after } else { None };
-                    let messages = Arc::clone(&messages);
-                    let seen = Arc::clone(&shared);
-                    tokio::spawn(async move {
-                        let cursor: Arc<Mutex<Option<u64>>> = Arc::default();
-                        let c = Arc::clone(&cursor);
-                        // The error type is tungstenite's, sized by its HTTP response.
-                        #[allow(clippy::result_large_err)]
-                        let callback = move |req: &Request, resp: Response| {
-                            let q = req.uri().query().unwrap_or_default();
-                            let value = q
-                                .split('&')
-                                .find_map(|kv| kv.strip_prefix("cursor="))
-                                .and_then(|v| v.parse().ok());
-                            if let Ok(mut c) = c.lock() {
-                                *c = value;
-                            }
-                            Ok(resp)
-                        };
-                        let Ok(mut ws) =
-                            tokio_tungstenite::accept_hdr_async(stream, callback).await
-                        else {
-                            return;
-                        };
-                        let from = cursor.lock().map(|c| *c).unwrap_or(None);
-                        if let Ok(mut s) = seen.lock() {
-                            s.cursors.push(from);
-                        }
-                        let mut sent = 0;
-                        for (t, m) in messages.iter() {
-                            if from.is_some_and(|c| *t < c) {
-                                continue;
-                            }
-                            if cut.is_some_and(|n| sent >= n) {
-                                // Drop the socket: no close frame, as a network cut.
-                                return;
-                            }
-                            if ws.send(Message::text(m.clone())).await.is_err() {
-                                return;
-                            }
-                            sent += 1;
-                        }
-                        // Stay open like the real service, until the client leaves.
-                        let _ = futures_util::StreamExt::next(&mut ws).await;
-                    });
-                }
-            });
+        let server = background(move |listener, mut stopped| async move {
+            let mut connection = 0usize;
+            loop {
+                let (stream, _) = tokio::select! {
+                    _ = &mut stopped => break,
+                    a = listener.accept() => match a { Ok(a) => a, Err(_) => continue },
+                };
+                connection += 1;
+                let cut = if connection == 1 { cut_after } else { None };
+                let messages = Arc::clone(&messages);
+                let seen = Arc::clone(&shared);
+                tokio::spawn(serve_connection(stream, messages, seen, cut));
+            }
         });
         JetstreamServer {
-            url: format!("ws://{addr}/subscribe"),
+            url: format!("{}/subscribe", server.url.replacen("http://", "ws://", 1)),
             seen,
-            stop: Some(stop),
-            thread: Some(thread),
+            _server: server,
         }
     }
 
@@ -112,13 +59,52 @@ impl JetstreamServer {
     }
 }
 
-impl Drop for JetstreamServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+/// One websocket connection: reads the cursor from the query, sends the messages from
+/// there on, and cuts the socket after `cut` messages when asked.
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    messages: Arc<Vec<(u64, String)>>,
+    seen: Arc<Mutex<Seen>>,
+    cut: Option<usize>,
+) {
+    let cursor: Arc<Mutex<Option<u64>>> = Arc::default();
+    let c = Arc::clone(&cursor);
+    // The error type is tungstenite's, sized by its HTTP response.
+    #[allow(clippy::result_large_err)]
+    let callback = move |req: &Request, resp: Response| {
+        let value = req
+            .uri()
+            .query()
+            .unwrap_or_default()
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("cursor="))
+            .and_then(|v| v.parse().ok());
+        if let Ok(mut c) = c.lock() {
+            *c = value;
         }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        Ok(resp)
+    };
+    let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(stream, callback).await else {
+        return;
+    };
+    let from = cursor.lock().map(|c| *c).unwrap_or(None);
+    if let Ok(mut s) = seen.lock() {
+        s.cursors.push(from);
     }
+    let mut sent = 0;
+    for (t, m) in messages.iter() {
+        if from.is_some_and(|c| *t < c) {
+            continue;
+        }
+        if cut.is_some_and(|n| sent >= n) {
+            // Drop the socket: no close frame, as a network cut.
+            return;
+        }
+        if ws.send(Message::text(m.clone())).await.is_err() {
+            return;
+        }
+        sent += 1;
+    }
+    // Stay open like the real service, until the client leaves.
+    let _ = futures_util::StreamExt::next(&mut ws).await;
 }

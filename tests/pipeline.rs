@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use pipeline_tests::runtime;
 use pipeline_tests::servers::{opensearch, opensearch_on, s3};
 use pipeline_tests::{expected, root};
 use producer::file;
@@ -23,14 +24,6 @@ use producer::local::{LocalConfig, LocalStream, LocalSummary};
 use producer::sink::{Sink, SinkConfig, Stats};
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, watch};
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 fn config() -> LocalConfig {
     LocalConfig {

@@ -10,20 +10,13 @@ use std::time::Duration;
 
 use pipeline_tests::firehose_server::{self, FirehoseServer};
 use pipeline_tests::jetstream_server::JetstreamServer;
+use pipeline_tests::runtime;
 use pipeline_tests::x_server::{Step, XServer, TOKEN};
 use producer::rules::{LocalMatcher, RuleSet};
 use producer::sink::{Record, Sink, SinkConfig, Stats, MAX_BATCH_BYTES, MAX_BATCH_RECORDS};
 use producer::x::{plan, Sleeper, XClient, XError};
 use producer::{file, jetstream};
 use tokio::sync::{mpsc, watch};
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 fn firehose_client(url: &str) -> aws_sdk_firehose::Client {
     let config = aws_sdk_firehose::Config::builder()

@@ -406,6 +406,41 @@ async fn wire(
     ))
 }
 
+/// Fills one buffer, as Firehose buffers: waits for the first item, then takes items
+/// until `max_bytes` (by `size`) or until `interval` has passed since the first one.
+/// Returns the buffer and whether the input is still open.
+async fn fill<T>(
+    rx: &mut mpsc::Receiver<T>,
+    max_bytes: usize,
+    interval: Duration,
+    size: impl Fn(&T) -> usize,
+) -> (Vec<T>, bool) {
+    let mut buf = Vec::new();
+    let mut bytes = 0;
+    let Some(first) = rx.recv().await else {
+        return (buf, false);
+    };
+    bytes += size(&first);
+    buf.push(first);
+    let deadline = Instant::now() + interval;
+    while bytes < max_bytes {
+        match tokio::time::timeout(
+            deadline.saturating_duration_since(Instant::now()),
+            rx.recv(),
+        )
+        .await
+        {
+            Ok(Some(item)) => {
+                bytes += size(&item);
+                buf.push(item);
+            }
+            Ok(None) => return (buf, false),
+            Err(_) => break,
+        }
+    }
+    (buf, true)
+}
+
 /// Buffers, processes, delivers, backs up; returns when the input closes and all is done.
 async fn run(
     config: LocalConfig,
@@ -425,42 +460,19 @@ async fn run(
         Arc::clone(&summary),
     ));
     let arn = processor.arn();
-    let mut buf: Vec<Arrived> = Vec::new();
-    let mut bytes = 0usize;
     let mut open = true;
     while open {
-        let deadline = Instant::now() + config.processor_interval;
-        while bytes < config.processor_buffer_bytes {
-            let next = if buf.is_empty() {
-                rx.recv().await
-            } else {
-                match tokio::time::timeout(
-                    deadline.saturating_duration_since(Instant::now()),
-                    rx.recv(),
-                )
-                .await
-                {
-                    Ok(r) => r,
-                    Err(_) => break,
-                }
-            };
-            match next {
-                Some(a) => {
-                    bytes += a.data.len();
-                    buf.push(a);
-                }
-                None => {
-                    open = false;
-                    break;
-                }
-            }
+        let (batch, still_open) = fill(
+            &mut rx,
+            config.processor_buffer_bytes,
+            config.processor_interval,
+            |a: &Arrived| a.data.len(),
+        )
+        .await;
+        open = still_open;
+        if !batch.is_empty() {
+            process_batch(&processor, &arn, batch, &doc_tx, &backup, &config, &summary).await;
         }
-        if buf.is_empty() {
-            continue;
-        }
-        let batch = std::mem::take(&mut buf);
-        bytes = 0;
-        process_batch(&processor, &arn, batch, &doc_tx, &backup, &config, &summary).await;
     }
     drop(doc_tx);
     let _ = delivery.await;
@@ -609,34 +621,14 @@ async fn deliver(
 ) {
     let mut open = true;
     while open {
-        let mut buf: Vec<Doc> = Vec::new();
-        let mut bytes = 0usize;
-        let deadline = Instant::now() + config.buffer_interval;
-        while bytes < config.buffer_bytes {
-            let next = if buf.is_empty() {
-                rx.recv().await
-            } else {
-                match tokio::time::timeout(
-                    deadline.saturating_duration_since(Instant::now()),
-                    rx.recv(),
-                )
-                .await
-                {
-                    Ok(r) => r,
-                    Err(_) => break,
-                }
-            };
-            match next {
-                Some(d) => {
-                    bytes += d.json.len();
-                    buf.push(d);
-                }
-                None => {
-                    open = false;
-                    break;
-                }
-            }
-        }
+        let (buf, still_open) = fill(
+            &mut rx,
+            config.buffer_bytes,
+            config.buffer_interval,
+            |d: &Doc| d.json.len(),
+        )
+        .await;
+        open = still_open;
         if buf.is_empty() {
             continue;
         }
