@@ -198,6 +198,9 @@ enum RulesAction {
             default_value = "producer/rules/cats-dogs.json"
         )]
         rules: PathBuf,
+        /// A rule as TAG=QUERY, instead of the file; repeat for more.
+        #[arg(long = "rule", value_name = "TAG=QUERY")]
+        rule: Vec<String>,
         #[command(flatten)]
         x: XArgs,
     },
@@ -291,8 +294,14 @@ async fn rules(action: RulesAction) -> Result<()> {
             }
             eprintln!("{} rules", rules.len());
         }
-        RulesAction::Sync { rules, x } => {
-            let wanted = RuleSet::load(&rules)?.x_rules();
+        RulesAction::Sync { rules, rule, x } => {
+            let wanted = if rule.is_empty() {
+                RuleSet::load(&rules)?.x_rules()
+            } else {
+                producer::rules::from_flags(&rule)
+                    .map_err(anyhow::Error::msg)?
+                    .x_rules()
+            };
             let client = XClient::new(&x.x_api_url, &x.bearer_token)?;
             let existing = client.list_rules().await?;
             let p = plan(&wanted, &existing);

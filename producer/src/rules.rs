@@ -103,6 +103,25 @@ impl RuleSet {
     }
 }
 
+/// Rules from `--rule TAG=QUERY` flags.
+pub fn from_flags(flags: &[String]) -> Result<RuleSet, String> {
+    let rules = flags
+        .iter()
+        .map(|f| match f.split_once('=') {
+            Some((tag, query)) if !tag.trim().is_empty() && !query.trim().is_empty() => Ok(Rule {
+                tag: tag.trim().to_string(),
+                value: Some(query.trim().to_string()),
+                keywords: Vec::new(),
+                regex: None,
+            }),
+            _ => Err(format!(
+                "--rule {f:?}: expected TAG=QUERY, e.g. cats=\"cat has:images\""
+            )),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(RuleSet { rules })
+}
+
 /// Matches post texts against the local rules.
 #[derive(Debug, Clone)]
 pub struct LocalMatcher {
@@ -163,6 +182,23 @@ mod tests {
         assert_eq!(m.matches("concatenate dogma"), Vec::<&str>::new());
         assert_eq!(m.matches("a kitten!"), vec!["cats"]);
         assert_eq!(set.x_rules().len(), 3);
+    }
+
+    #[test]
+    fn rules_come_from_flags_too() {
+        let set =
+            from_flags(&["cats=cat has:images".into(), "dogs = dog OR puppy".into()]).unwrap();
+        assert_eq!(
+            set.x_rules(),
+            vec![
+                ("cat has:images".to_string(), "cats".to_string()),
+                ("dog OR puppy".to_string(), "dogs".to_string())
+            ]
+        );
+        assert!(from_flags(&["no-equals".into()])
+            .unwrap_err()
+            .contains("expected TAG=QUERY"));
+        assert!(from_flags(&["=x".into()]).is_err());
     }
 
     #[test]
