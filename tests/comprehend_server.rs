@@ -11,12 +11,12 @@ use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response};
 use serde_json::{json, Value};
 
-use crate::http::{json_reply, serve, Server};
+use crate::http::{json_reply, json_request, serve, Server};
 
 /// Languages Comprehend's sentiment detection accepts.
 const LANGUAGES: [&str; 12] = [
@@ -129,17 +129,9 @@ async fn handle(
     state: Arc<Mutex<State>>,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    let target = req
-        .headers()
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    let body = match req.into_body().collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => return Ok(error(400, "SerializationException", "unreadable body")),
+    let Some((target, request)) = json_request(req).await else {
+        return Ok(error(400, "SerializationException", "unreadable body"));
     };
-    let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let latency = {
         let mut st = state.lock().expect("state");
         match target.as_str() {

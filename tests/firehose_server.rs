@@ -9,12 +9,12 @@ use std::sync::{Arc, Mutex};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response};
 use serde_json::{json, Value};
 
-use crate::http::{json_reply, serve, Server};
+use crate::http::{json_reply, json_request, serve, Server};
 
 /// How the server behaves; change it at any time with [`FirehoseServer::set`].
 #[derive(Debug, Clone, Default)]
@@ -101,17 +101,9 @@ async fn handle(
     state: Arc<Mutex<State>>,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    let target = req
-        .headers()
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    let body = match req.into_body().collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => return Ok(reply(400, json!({"__type": "SerializationException"}))),
+    let Some((target, request)) = json_request(req).await else {
+        return Ok(reply(400, json!({"__type": "SerializationException"})));
     };
-    let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let mut st = state.lock().expect("state");
     st.seen.calls += 1;
     if st.behaviour.unavailable || st.behaviour.throttle_next > 0 {
