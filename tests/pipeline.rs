@@ -524,3 +524,60 @@ fn the_lambda_invoke_path_runs_against_cargo_lambda_watch() {
     assert_eq!(docs, 11);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn a_failing_function_is_invoked_four_times_then_backed_up() {
+    let calls = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counted = Arc::clone(&calls);
+    let server = pipeline_tests::http::serve(move |_req: hyper::Request<hyper::body::Incoming>| {
+        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async move {
+            let mut resp = hyper::Response::new(http_body_util::Full::new(
+                hyper::body::Bytes::from(r#"{"errorType":"Panic","errorMessage":"boom"}"#),
+            ));
+            resp.headers_mut().insert(
+                "x-amz-function-error",
+                hyper::header::HeaderValue::from_static("Unhandled"),
+            );
+            Ok::<_, std::convert::Infallible>(resp)
+        }
+    });
+    let rt = runtime();
+    let dir = temp_dir("failing-function");
+    let (rec, lines) = recording(&dir);
+    let local = rt.block_on(async {
+        LocalStream::start(
+            config(),
+            Processor::Lambda {
+                client: producer::local::lambda_client(&server.url).await,
+                function: "transform".into(),
+            },
+            Destination::Dir(dir.join("opensearch")),
+            Backup::new(Target::Dir(dir.join("s3")), "social-posts"),
+        )
+        .await
+        .unwrap()
+    });
+    let summary = run(&rt, rec, local);
+    assert_eq!(
+        summary.processing_failed,
+        BTreeMap::from([("Lambda.FunctionError".to_string(), lines.len() as u64)])
+    );
+    assert_eq!(
+        calls.load(std::sync::atomic::Ordering::SeqCst),
+        4 * summary.invocations,
+        "1 try + 3 retries per batch"
+    );
+    let mut backed_up = 0;
+    for f in walk(&dir.join("s3/processing-failed")) {
+        for line in std::fs::read_to_string(f).unwrap().lines() {
+            let v: Value = serde_json::from_str(line).unwrap();
+            assert_eq!(v["errorCode"], "Lambda.FunctionError");
+            assert_eq!(v["attemptsMade"], 4);
+            assert!(v["errorMessage"].as_str().unwrap().contains("boom"));
+            backed_up += 1;
+        }
+    }
+    assert_eq!(backed_up, lines.len());
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -31,10 +31,14 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 use transform::firehose::{FirehoseEvent, FirehoseRecord, RecordResult};
+use transform::retry::{backoff, jitter};
 
 use backup::{Backup, BackupMode, DocumentFailedRecord, ProcessingFailedRecord};
 use destination::{Destination, Doc, Rotation};
 use processor::Processor;
+
+/// Retries of a failed processor invocation (Firehose's default).
+pub const INVOKE_RETRIES: u32 = 3;
 
 /// Settings of the local delivery stream.
 #[derive(Debug, Clone)]
@@ -514,14 +518,37 @@ async fn process_batch(
         s.received += batch.len() as u64;
         s.invocations += 1;
     }
+    // Like Firehose: an invocation that fails (not a response that fails the checks) is
+    // tried three more times before its records go to processing-failed/.
     let started = Instant::now();
-    let outcome = processor.process(&event).await;
+    let mut attempts = 0u32;
+    let outcome = loop {
+        attempts += 1;
+        let outcome = processor.process(&event).await;
+        match &outcome {
+            Err(e) if e.retryable() && attempts <= INVOKE_RETRIES => {
+                warn!(
+                    code = e.code,
+                    attempt = attempts,
+                    "processor invocation failed; retrying"
+                );
+                tokio::time::sleep(backoff(
+                    attempts,
+                    Duration::from_millis(200),
+                    Duration::from_secs(5),
+                    jitter(),
+                ))
+                .await;
+            }
+            _ => break outcome,
+        }
+    };
     if let Ok(mut s) = summary.lock() {
         s.processor_busy += started.elapsed();
     }
     let now = Utc::now().timestamp_millis();
     let failed_record = |a: &Arrived, code: &str, message: &str| ProcessingFailedRecord {
-        attempts_made: 1,
+        attempts_made: attempts,
         arrival_timestamp: a.arrival_ms,
         error_code: code.to_string(),
         error_message: message.to_string(),

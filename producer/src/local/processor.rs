@@ -44,6 +44,14 @@ pub struct BatchError {
     pub message: String,
 }
 
+impl BatchError {
+    /// Whether the invocation itself failed (retried, as Firehose retries it), rather
+    /// than its response failing the checks.
+    pub fn retryable(&self) -> bool {
+        matches!(self.code, "Lambda.InvokeFailed" | "Lambda.FunctionError")
+    }
+}
+
 #[derive(Deserialize)]
 struct WireResponse {
     records: Vec<WireRecord>,
