@@ -183,26 +183,33 @@ impl LocalSummary {
     }
 }
 
-/// Static credentials for an endpoint on this machine (local servers do not check
-/// signatures), unless the environment has credentials of its own.
-fn local_credentials(endpoint: &str) -> Option<aws_sdk_s3::config::Credentials> {
-    let on_this_machine = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+/// Whether an endpoint is on this machine (local servers do not check signatures).
+fn on_this_machine(endpoint: &str) -> bool {
+    ["http://127.0.0.1", "http://localhost", "http://[::1]"]
         .iter()
-        .any(|p| endpoint.starts_with(p));
-    (on_this_machine && std::env::var_os("AWS_ACCESS_KEY_ID").is_none())
-        .then(|| aws_sdk_s3::config::Credentials::new("local", "local", None, None, "local-stream"))
+        .any(|p| endpoint.starts_with(p))
 }
 
-/// The AWS configuration for a client: the default provider chain, the endpoint when
-/// given, and static credentials for endpoints on this machine.
+/// The AWS configuration for a client: the default provider chain and the endpoint when
+/// given. For an endpoint on this machine, a region defaults to `us-east-1` and, when the
+/// environment has no credentials, static ones are used, so local runs need no account.
 pub async fn shared_config(endpoint: Option<&str>) -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
     if let Some(url) = endpoint {
         loader = loader.endpoint_url(url);
-        if let Some(creds) = local_credentials(url) {
-            loader = loader
-                .credentials_provider(creds)
-                .region(aws_config::Region::new("us-east-1"));
+        if on_this_machine(url) {
+            let region = aws_config::meta::region::RegionProviderChain::default_provider()
+                .or_else(aws_config::Region::new("us-east-1"));
+            loader = loader.region(region);
+            if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+                loader = loader.credentials_provider(aws_sdk_s3::config::Credentials::new(
+                    "local",
+                    "local",
+                    None,
+                    None,
+                    "local-stream",
+                ));
+            }
         }
     }
     loader.load().await
