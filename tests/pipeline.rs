@@ -397,17 +397,44 @@ fn an_opensearch_outage_longer_than_the_retry_duration_is_backed_up() {
         "{summary:?}"
     );
     assert_eq!(summary.accounted(), 15);
-    let mut backed_up = 0;
-    for entry in walk(&dir.join("s3/AmazonOpenSearchService-failed")) {
-        for line in std::fs::read_to_string(entry).unwrap().lines() {
-            let v: Value = serde_json::from_str(line).unwrap();
-            assert_eq!(v["errorCode"], "OS.ConnectionFailed");
-            assert!(v["attemptsMade"].as_u64().unwrap() > 1, "it was retried");
-            backed_up += 1;
-        }
+    let backed_up = backup_lines(&dir, "AmazonOpenSearchService-failed");
+    for v in &backed_up {
+        assert_eq!(v["errorCode"], "OS.ConnectionFailed");
+        assert!(v["attemptsMade"].as_u64().unwrap() > 1, "it was retried");
     }
-    assert_eq!(backed_up, 11);
+    assert_eq!(backed_up.len(), 11);
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A local stream whose processor is the Lambda at `url`, writing to directories in `dir`.
+fn with_lambda(rt: &tokio::runtime::Runtime, url: &str, dir: &std::path::Path) -> LocalStream {
+    rt.block_on(async {
+        LocalStream::start(
+            config(),
+            Processor::Lambda {
+                client: producer::local::lambda_client(url).await,
+                function: "transform".into(),
+            },
+            Destination::Dir(dir.join("opensearch")),
+            Backup::new(Target::Dir(dir.join("s3")), "social-posts"),
+        )
+        .await
+        .unwrap()
+    })
+}
+
+/// Every JSON line of every backup object under `dir/s3/PREFIX`.
+fn backup_lines(dir: &std::path::Path, prefix: &str) -> Vec<Value> {
+    walk(&dir.join("s3").join(prefix))
+        .into_iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(f)
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect::<Vec<Value>>()
+        })
+        .collect()
 }
 
 fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
@@ -448,19 +475,7 @@ fn a_bad_processor_response_sends_the_batch_to_processing_failed_with_firehose_c
     let rt = runtime();
     let dir = temp_dir("bad-processor");
     let (rec, lines) = recording(&dir);
-    let local = rt.block_on(async {
-        LocalStream::start(
-            config(),
-            Processor::Lambda {
-                client: producer::local::lambda_client(&server.url).await,
-                function: "transform".into(),
-            },
-            Destination::Dir(dir.join("opensearch")),
-            Backup::new(Target::Dir(dir.join("s3")), "social-posts"),
-        )
-        .await
-        .unwrap()
-    });
+    let local = with_lambda(&rt, &server.url, &dir);
     let summary = run(&rt, rec, local);
     assert_eq!(summary.indexed, 0);
     assert_eq!(
@@ -468,12 +483,9 @@ fn a_bad_processor_response_sends_the_batch_to_processing_failed_with_firehose_c
         BTreeMap::from([("Lambda.MissingRecordId".to_string(), lines.len() as u64)])
     );
     let mut raw = Vec::new();
-    for f in walk(&dir.join("s3/processing-failed")) {
-        for line in std::fs::read_to_string(f).unwrap().lines() {
-            let v: Value = serde_json::from_str(line).unwrap();
-            assert_eq!(v["errorCode"], "Lambda.MissingRecordId");
-            raw.push(STANDARD.decode(v["rawData"].as_str().unwrap()).unwrap());
-        }
+    for v in backup_lines(&dir, "processing-failed") {
+        assert_eq!(v["errorCode"], "Lambda.MissingRecordId");
+        raw.push(STANDARD.decode(v["rawData"].as_str().unwrap()).unwrap());
     }
     let want: Vec<Vec<u8>> = lines
         .iter()
@@ -493,19 +505,7 @@ fn the_lambda_invoke_path_runs_against_cargo_lambda_watch() {
     let dir = temp_dir("lambda");
     let (rec, lines) = recording(&dir);
     let url = format!("http://127.0.0.1:{port}");
-    let local = rt.block_on(async {
-        LocalStream::start(
-            config(),
-            Processor::Lambda {
-                client: producer::local::lambda_client(&url).await,
-                function: "transform".into(),
-            },
-            Destination::Dir(dir.join("opensearch")),
-            Backup::new(Target::Dir(dir.join("s3")), "social-posts"),
-        )
-        .await
-        .unwrap()
-    });
+    let local = with_lambda(&rt, &url, &dir);
     let summary = run(&rt, rec, local);
     assert_eq!(summary.accounted(), lines.len() as u64, "{summary:?}");
     // Through a real Lambda there are no reasons, only results; the directory
@@ -545,19 +545,7 @@ fn a_failing_function_is_invoked_four_times_then_backed_up() {
     let rt = runtime();
     let dir = temp_dir("failing-function");
     let (rec, lines) = recording(&dir);
-    let local = rt.block_on(async {
-        LocalStream::start(
-            config(),
-            Processor::Lambda {
-                client: producer::local::lambda_client(&server.url).await,
-                function: "transform".into(),
-            },
-            Destination::Dir(dir.join("opensearch")),
-            Backup::new(Target::Dir(dir.join("s3")), "social-posts"),
-        )
-        .await
-        .unwrap()
-    });
+    let local = with_lambda(&rt, &server.url, &dir);
     let summary = run(&rt, rec, local);
     assert_eq!(
         summary.processing_failed,
@@ -568,16 +556,12 @@ fn a_failing_function_is_invoked_four_times_then_backed_up() {
         4 * summary.invocations,
         "1 try + 3 retries per batch"
     );
-    let mut backed_up = 0;
-    for f in walk(&dir.join("s3/processing-failed")) {
-        for line in std::fs::read_to_string(f).unwrap().lines() {
-            let v: Value = serde_json::from_str(line).unwrap();
-            assert_eq!(v["errorCode"], "Lambda.FunctionError");
-            assert_eq!(v["attemptsMade"], 4);
-            assert!(v["errorMessage"].as_str().unwrap().contains("boom"));
-            backed_up += 1;
-        }
+    let backed_up = backup_lines(&dir, "processing-failed");
+    for v in &backed_up {
+        assert_eq!(v["errorCode"], "Lambda.FunctionError");
+        assert_eq!(v["attemptsMade"], 4);
+        assert!(v["errorMessage"].as_str().unwrap().contains("boom"));
     }
-    assert_eq!(backed_up, lines.len());
+    assert_eq!(backed_up.len(), lines.len());
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -142,49 +142,85 @@ fn agg_fields(vis_state: &Value) -> Vec<String> {
 #[test]
 fn dashboards_use_only_mapped_aggregatable_fields_and_resolve_their_references() {
     let text = std::fs::read_to_string(root().join("kibana/dashboards.ndjson")).unwrap();
-    let objects: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let objects: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let template = template_fields();
     let ids: std::collections::BTreeSet<(String, String)> = objects
         .iter()
-        .map(|o| (o["type"].as_str().unwrap().to_string(), o["id"].as_str().unwrap().to_string()))
+        .map(|o| {
+            (
+                o["type"].as_str().unwrap().to_string(),
+                o["id"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
 
-    let pattern = objects.iter().find(|o| o["type"] == "index-pattern").unwrap();
-    assert_eq!(pattern["attributes"]["title"], "social-posts*", "matches the template's index_patterns");
+    let pattern = objects
+        .iter()
+        .find(|o| o["type"] == "index-pattern")
+        .unwrap();
+    assert_eq!(
+        pattern["attributes"]["title"], "social-posts*",
+        "matches the template's index_patterns"
+    );
     let time_field = pattern["attributes"]["timeFieldName"].as_str().unwrap();
     assert_eq!(template[time_field], "date");
 
     let mut visualizations = 0;
     for o in &objects {
         for r in o["references"].as_array().unwrap() {
-            let key = (r["type"].as_str().unwrap().to_string(), r["id"].as_str().unwrap().to_string());
+            let key = (
+                r["type"].as_str().unwrap().to_string(),
+                r["id"].as_str().unwrap().to_string(),
+            );
             assert!(ids.contains(&key), "{} refers to missing {key:?}", o["id"]);
         }
         if o["type"] != "visualization" {
             continue;
         }
         visualizations += 1;
-        let vis_state: Value = serde_json::from_str(o["attributes"]["visState"].as_str().unwrap()).unwrap();
+        let vis_state: Value =
+            serde_json::from_str(o["attributes"]["visState"].as_str().unwrap()).unwrap();
         let fields = agg_fields(&vis_state);
         assert!(!fields.is_empty(), "{} aggregates no field", o["id"]);
         for f in fields {
-            let mapped = template.get(&f).unwrap_or_else(|| panic!("{}: field {f} is not in the index template", o["id"]));
+            let mapped = template
+                .get(&f)
+                .unwrap_or_else(|| panic!("{}: field {f} is not in the index template", o["id"]));
             assert!(
-                ["keyword", "date", "long", "integer", "float", "boolean"].contains(&mapped.as_str()),
+                ["keyword", "date", "long", "integer", "float", "boolean"]
+                    .contains(&mapped.as_str()),
                 "{}: {f} is {mapped}, not aggregatable",
                 o["id"]
             );
         }
         let search: Value = serde_json::from_str(
-            o["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"].as_str().unwrap(),
+            o["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"]
+                .as_str()
+                .unwrap(),
         )
         .unwrap();
-        assert_eq!(search["indexRefName"], "kibanaSavedObjectMeta.searchSourceJSON.index");
+        assert_eq!(
+            search["indexRefName"],
+            "kibanaSavedObjectMeta.searchSourceJSON.index"
+        );
     }
     let dashboard = objects.iter().find(|o| o["type"] == "dashboard").unwrap();
-    let panels: Vec<Value> = serde_json::from_str(dashboard["attributes"]["panelsJSON"].as_str().unwrap()).unwrap();
-    assert_eq!(panels.len(), visualizations, "every visualization is on the dashboard");
-    let refs: Vec<&str> = dashboard["references"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    let panels: Vec<Value> =
+        serde_json::from_str(dashboard["attributes"]["panelsJSON"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        panels.len(),
+        visualizations,
+        "every visualization is on the dashboard"
+    );
+    let refs: Vec<&str> = dashboard["references"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
     for p in &panels {
         assert!(refs.contains(&p["panelRefName"].as_str().unwrap()));
     }
