@@ -127,19 +127,17 @@ impl Stats {
     }
 }
 
-/// Whether a failed call is worth retrying.
+/// Whether a failed `PutRecordBatch` is worth retrying: throttling, server-side and
+/// transport errors.
 fn retryable(code: Option<&str>, status: Option<u16>) -> bool {
-    matches!(
-        code,
-        Some(
-            "ServiceUnavailableException"
-                | "ThrottlingException"
-                | "LimitExceededException"
-                | "InternalFailure"
-                | "InternalServerError"
-        )
-    ) || status.is_some_and(|s| s == 429 || s >= 500)
-        || (code.is_none() && status.is_none())
+    const CODES: [&str; 5] = [
+        "ServiceUnavailableException",
+        "ThrottlingException",
+        "LimitExceededException",
+        "InternalFailure",
+        "InternalServerError",
+    ];
+    transform::retry::retryable(code, status, &CODES)
 }
 
 /// Appends records to an NDJSON file (each record is one line already).

@@ -18,7 +18,7 @@ use aws_sdk_comprehend::Client;
 use futures_util::stream::{self, StreamExt};
 use tracing::{debug, warn};
 
-use crate::retry::{backoff, jitter};
+use crate::retry::{self, backoff, jitter};
 use crate::sentiment::{Analysis, AnalyzerStats, Label, Sentiment, SentimentRequest, Vader};
 
 /// Documents per `BatchDetectSentiment` call (the API's limit).
@@ -107,20 +107,17 @@ pub fn units(text: &str) -> u64 {
     (text.chars().count() as u64).div_ceil(100).max(3)
 }
 
-/// Whether an error is worth retrying: throttling, server-side and transport errors.
+/// Whether a Comprehend error is worth retrying: throttling, server-side and transport errors.
 pub fn retryable(code: Option<&str>, status: Option<u16>) -> bool {
-    matches!(
-        code,
-        Some(
-            "ThrottlingException"
-                | "TooManyRequestsException"
-                | "InternalServerException"
-                | "ServiceUnavailableException"
-                | "RequestTimeout"
-                | "RequestTimeoutException"
-        )
-    ) || status.is_some_and(|s| s == 429 || s >= 500)
-        || (code.is_none() && status.is_none())
+    const CODES: [&str; 6] = [
+        "ThrottlingException",
+        "TooManyRequestsException",
+        "InternalServerException",
+        "ServiceUnavailableException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+    ];
+    retry::retryable(code, status, &CODES)
 }
 
 /// The Comprehend backend.

@@ -22,9 +22,33 @@ pub fn jitter() -> f64 {
     (h.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
+/// Whether a failed AWS call is worth retrying: an error code in `retryable_codes`
+/// (throttling, server-side), HTTP 429 or 5xx, or a transport error (neither a code nor
+/// a status came back).
+pub fn retryable(code: Option<&str>, status: Option<u16>, retryable_codes: &[&str]) -> bool {
+    code.is_some_and(|c| retryable_codes.contains(&c))
+        || status.is_some_and(|s| s == 429 || s >= 500)
+        || (code.is_none() && status.is_none())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_selection() {
+        let codes = ["ThrottlingException"];
+        assert!(retryable(Some("ThrottlingException"), Some(400), &codes));
+        assert!(retryable(Some("Anything"), Some(503), &codes));
+        assert!(retryable(None, Some(429), &codes));
+        assert!(retryable(None, None, &codes));
+        assert!(!retryable(
+            Some("InvalidRequestException"),
+            Some(400),
+            &codes
+        ));
+        assert!(!retryable(None, Some(404), &codes));
+    }
 
     #[test]
     fn backoff_is_capped_exponential_with_full_jitter() {
