@@ -330,6 +330,57 @@ fn records_are_indexed_dropped_or_backed_up_exactly_once() {
     .unwrap();
     assert_eq!(doc["post_id"], "bad-date");
     assert_eq!(doc["created_at"], "yesterday");
+
+    // `producer failed`: the same records read back from the bucket, and the
+    // processing-failed ones sent again byte for byte.
+    let store = rt.block_on(async {
+        producer::failed::Store::S3 {
+            client: producer::local::s3_client(Some(&s3_server.url)).await,
+            bucket: "backup".into(),
+        }
+    });
+    let again = rt.block_on(store.read("processing-failed/")).unwrap();
+    let mut all = again.clone();
+    all.extend(
+        rt.block_on(store.read("AmazonOpenSearchService-failed/"))
+            .unwrap(),
+    );
+    let counts = producer::failed::summary(&all);
+    assert_eq!(
+        counts[&(
+            "processing-failed".to_string(),
+            "Lambda.ProcessingFailed".to_string()
+        )],
+        3
+    );
+    assert_eq!(
+        counts[&(
+            "AmazonOpenSearchService-failed".to_string(),
+            "mapper_parsing_exception".to_string()
+        )],
+        1
+    );
+    let firehose = pipeline_tests::firehose_server::FirehoseServer::start(Default::default());
+    rt.block_on(async {
+        let stats = Arc::new(Stats::default());
+        let (tx, rx) = mpsc::channel(16);
+        let sink = Sink::new(
+            producer::sink::client(Some(firehose.url())).await,
+            SinkConfig::new("social-posts"),
+            stats,
+        );
+        let task = tokio::spawn(sink.run(rx, |_| {}));
+        for r in &again {
+            tx.send(producer::sink::Record::new(r.data.clone()))
+                .await
+                .unwrap();
+        }
+        drop(tx);
+        task.await.unwrap();
+    });
+    let mut resent = firehose.seen().accepted;
+    resent.sort();
+    assert_eq!(resent, want_raw, "replayed records are the original bytes");
     let _ = std::fs::remove_dir_all(dir);
 }
 

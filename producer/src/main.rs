@@ -172,10 +172,59 @@ enum Command {
         #[command(flatten)]
         sink: SinkArgs,
     },
+    /// Inspect the failed records in the backup (S3 or the local stream's directory), and
+    /// send processing-failed ones again.
+    Failed {
+        #[command(subcommand)]
+        action: FailedAction,
+    },
     /// Send a spill file (records Firehose could not take earlier) again.
     Replay {
         /// The spill file.
         path: PathBuf,
+        #[command(flatten)]
+        sink: SinkArgs,
+    },
+}
+
+/// Where the backup to read is.
+#[derive(Args, Clone)]
+struct StoreArgs {
+    /// The backup bucket; without it, --from-dir is read.
+    #[arg(long, env = "BACKUP_S3_BUCKET")]
+    from_s3_bucket: Option<String>,
+    /// S3 endpoint of the backup bucket (an S3-compatible server); default AWS's.
+    #[arg(long, env = "BACKUP_S3_ENDPOINT_URL")]
+    from_s3_endpoint: Option<String>,
+    /// The backup directory (the local stream's OUT/s3).
+    #[arg(long, default_value = "local-out/s3")]
+    from_dir: PathBuf,
+}
+
+// Parsed once per run; boxing the sink options would only add noise.
+#[allow(clippy::large_enum_variant)]
+#[derive(Subcommand)]
+enum FailedAction {
+    /// Count the failed records per prefix and error code.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Print failed records as JSON lines, their data decoded.
+    Show {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// `processing-failed/` (records) or `AmazonOpenSearchService-failed/` (documents).
+        #[arg(long, default_value = "processing-failed/")]
+        prefix: String,
+    },
+    /// Send processing-failed records (their original bytes) to Firehose again.
+    Replay {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Only records under this prefix (and its YYYY/MM/DD/HH/ parts).
+        #[arg(long, default_value = "processing-failed/")]
+        prefix: String,
         #[command(flatten)]
         sink: SinkArgs,
     },
@@ -270,6 +319,7 @@ async fn main() -> Result<()> {
             })
             .await
         }
+        Command::Failed { action } => failed(action).await,
         Command::Replay { path, sink } => {
             anyhow::ensure!(
                 path != sink.spill_file,
@@ -323,6 +373,70 @@ async fn rules(action: RulesAction) -> Result<()> {
                 p.delete.len(),
                 p.keep.len()
             );
+        }
+    }
+    Ok(())
+}
+
+async fn store(args: &StoreArgs) -> producer::failed::Store {
+    match &args.from_s3_bucket {
+        Some(bucket) => producer::failed::Store::S3 {
+            client: producer::local::s3_client(args.from_s3_endpoint.as_deref()).await,
+            bucket: bucket.clone(),
+        },
+        None => producer::failed::Store::Dir(args.from_dir.clone()),
+    }
+}
+
+async fn failed(action: FailedAction) -> Result<()> {
+    use producer::failed::{show, summary};
+    match action {
+        FailedAction::List { store: args } => {
+            let s = store(&args).await;
+            let mut records = s.read("processing-failed/").await?;
+            records.extend(s.read("AmazonOpenSearchService-failed/").await?);
+            for ((prefix, code), n) in summary(&records) {
+                println!("{prefix:<34} {code:<36} {n:>8}");
+            }
+            eprintln!("failed list: {} records", records.len());
+        }
+        FailedAction::Show {
+            store: args,
+            prefix,
+        } => {
+            let records = store(&args).await.read(&prefix).await?;
+            for r in &records {
+                println!("{}", show(r));
+            }
+            eprintln!("failed show: {} records under {prefix}", records.len());
+        }
+        FailedAction::Replay {
+            store: args,
+            prefix,
+            sink,
+        } => {
+            anyhow::ensure!(
+                prefix.starts_with("processing-failed"),
+                "only processing-failed/ records are posts the producer can send again; \
+                 {prefix} holds transformed documents (fix the mapping, then re-index them)"
+            );
+            let records = store(&args).await.read(&prefix).await?;
+            eprintln!("failed replay: {} records under {prefix}", records.len());
+            run(sink, None, move |tx, stats, stop| async move {
+                for r in records {
+                    if *stop.borrow() {
+                        break;
+                    }
+                    let mut record = Record::new(r.data);
+                    record.tags = file::tags(&record.data);
+                    Stats::add(&stats.received, 1);
+                    if tx.send(record).await.is_err() {
+                        break;
+                    }
+                }
+                Ok(())
+            })
+            .await?;
         }
     }
     Ok(())

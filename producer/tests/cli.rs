@@ -164,3 +164,109 @@ fn local_mode_runs_the_whole_pipeline_on_the_bundled_recording() {
     assert_eq!(lines, indexed);
     std::fs::remove_dir_all(out_dir).unwrap();
 }
+
+#[test]
+fn failed_records_are_listed_shown_and_replayed() {
+    let out_dir = std::env::temp_dir().join(format!("producer-cli-{}-failed", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out_dir);
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let rec = out_dir.join("rec.ndjson");
+    let bad: Vec<&[u8]> = vec![
+        br#"{"data":{"id":"t","text":"cut"#,
+        b"[1,2]",
+        b"{\"data\":{\"id\":\"u\",\"text\":\"caf\xe9\"}}",
+    ];
+    let mut bytes = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/tweets/basic.ndjson"),
+    )
+    .unwrap();
+    for b in &bad {
+        bytes.extend_from_slice(b);
+        bytes.push(b'\n');
+    }
+    std::fs::write(&rec, bytes).unwrap();
+    let local = Command::new(env!("CARGO_BIN_EXE_producer"))
+        .arg("file")
+        .arg(&rec)
+        .arg("--local")
+        .arg("--out")
+        .arg(&out_dir)
+        .arg("--spill-file")
+        .arg(out_dir.join("spill.ndjson"))
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    assert!(
+        local.status.success(),
+        "{}",
+        String::from_utf8_lossy(&local.stderr)
+    );
+
+    let store = out_dir.join("s3");
+    let list = Command::new(env!("CARGO_BIN_EXE_producer"))
+        .args(["failed", "list", "--from-dir"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&list.stdout);
+    assert!(list.status.success());
+    let row: Vec<&str> = listed
+        .lines()
+        .find(|l| l.starts_with("processing-failed"))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(row, ["processing-failed", "Lambda.ProcessingFailed", "3"]);
+
+    let show = Command::new(env!("CARGO_BIN_EXE_producer"))
+        .args(["failed", "show", "--from-dir"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    let shown: Vec<serde_json::Value> = String::from_utf8_lossy(&show.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(shown.len(), 3);
+    let mut reasons: Vec<&str> = shown
+        .iter()
+        .map(|v| v["errorMessage"].as_str().unwrap())
+        .collect();
+    reasons.sort();
+    assert_eq!(reasons, ["invalid_json", "invalid_utf8", "wrong_type"]);
+
+    let server = FirehoseServer::start(Behaviour::default());
+    let replay = producer(
+        &server,
+        &["failed", "replay", "--from-dir", store.to_str().unwrap()],
+        "failed",
+    )
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&replay.stderr);
+    assert!(replay.status.success(), "{stderr}");
+    assert_eq!(summary_value(&stderr, "delivered to firehose"), 3);
+    let mut got = server.seen().accepted;
+    got.sort();
+    let mut want: Vec<Vec<u8>> = bad.iter().map(|b| [*b, b"\n"].concat()).collect();
+    want.sort();
+    assert_eq!(got, want, "the original bytes, sent again");
+    let refused = producer(
+        &server,
+        &[
+            "failed",
+            "replay",
+            "--from-dir",
+            store.to_str().unwrap(),
+            "--prefix",
+            "AmazonOpenSearchService-failed/",
+        ],
+        "refused",
+    )
+    .output()
+    .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("only processing-failed/ records"));
+    std::fs::remove_dir_all(out_dir).unwrap();
+}
