@@ -38,6 +38,8 @@ pub struct Seen {
     pub calls: u64,
     /// Calls answered with an error.
     pub failed_calls: u64,
+    /// Entries received in all calls, failed calls included.
+    pub entries_received: u64,
     /// Entries answered with an error code.
     pub failed_entries: u64,
     /// Accepted record bytes, in order of acceptance (empty with `discard`).
@@ -104,8 +106,16 @@ async fn handle(
     let Some((target, request)) = json_request(req).await else {
         return Ok(reply(400, json!({"__type": "SerializationException"})));
     };
+    let records: Vec<Value> = match target.as_str() {
+        "Firehose_20150804.PutRecordBatch" => {
+            request["Records"].as_array().cloned().unwrap_or_default()
+        }
+        "Firehose_20150804.PutRecord" => vec![request["Record"].clone()],
+        _ => return Ok(reply(400, json!({"__type": "UnknownOperationException"}))),
+    };
     let mut st = state.lock().expect("state");
     st.seen.calls += 1;
+    st.seen.entries_received += records.len() as u64;
     if st.behaviour.unavailable || st.behaviour.throttle_next > 0 {
         st.behaviour.throttle_next = st.behaviour.throttle_next.saturating_sub(1);
         st.seen.failed_calls += 1;
@@ -117,13 +127,6 @@ async fn handle(
     if let Some(name) = request["DeliveryStreamName"].as_str() {
         st.seen.streams.push(name.to_string());
     }
-    let records: Vec<Value> = match target.as_str() {
-        "Firehose_20150804.PutRecordBatch" => {
-            request["Records"].as_array().cloned().unwrap_or_default()
-        }
-        "Firehose_20150804.PutRecord" => vec![request["Record"].clone()],
-        _ => return Ok(reply(400, json!({"__type": "UnknownOperationException"}))),
-    };
     let mut responses = Vec::new();
     let mut failed = 0;
     let mut bytes = 0;

@@ -128,8 +128,14 @@ fn sink_resends_only_failed_entries_and_delivers_every_byte() {
         marked * 2,
         "each marked entry failed twice"
     );
-    // Only failed entries are resent: entries received = accepted + failed + the throttled call's.
+    // Only failed entries are resent: every entry received beyond one per record was a
+    // resend, and the producer counts exactly those.
     assert_eq!(Stats::get(&stats.delivered), want.len() as u64);
+    assert_eq!(
+        seen.entries_received - want.len() as u64,
+        Stats::get(&stats.retried)
+    );
+    assert!(Stats::get(&stats.retried) >= marked * 2);
     assert!(seen.max_batch_records <= MAX_BATCH_RECORDS);
     assert!(seen.max_batch_bytes <= MAX_BATCH_BYTES);
     assert_eq!(seen.failed_calls, 1);

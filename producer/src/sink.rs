@@ -260,6 +260,9 @@ impl Sink {
         while !pending.is_empty() {
             attempt += 1;
             Stats::add(&self.stats.calls, 1);
+            if attempt > 1 {
+                Stats::add(&self.stats.retried, pending.len() as u64);
+            }
             let entries: Vec<FirehoseRecord> = pending
                 .iter()
                 .filter_map(|&i| {
@@ -295,7 +298,6 @@ impl Sink {
                             failed = failed.len(),
                             "put_record_batch: some entries failed"
                         );
-                        Stats::add(&self.stats.retried, failed.len() as u64);
                     }
                     pending = failed;
                     if pending.is_empty() {
@@ -311,11 +313,7 @@ impl Sink {
                         code = code.as_deref().unwrap_or("transport error"),
                         status, attempt, "put_record_batch failed"
                     );
-                    let again = retryable(code.as_deref(), status);
-                    if again {
-                        Stats::add(&self.stats.retried, pending.len() as u64);
-                    }
-                    !again
+                    !retryable(code.as_deref(), status)
                 }
             };
             if pending.is_empty() {
