@@ -49,25 +49,31 @@ fn sink_config(name: &str) -> SinkConfig {
     }
 }
 
-/// Sends `records` through a sink into the server; returns the stats.
+/// Sends `records` through a sink into the server; returns the stats and how many
+/// records the sink reported as delivered.
 fn deliver(
     rt: &tokio::runtime::Runtime,
     url: &str,
     config: SinkConfig,
     records: Vec<Record>,
-) -> Arc<Stats> {
+) -> (Arc<Stats>, usize) {
     let stats = Arc::new(Stats::default());
     let (tx, rx) = mpsc::channel(64);
     let sink = Sink::new(firehose_client(url), config, Arc::clone(&stats));
+    let reported = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = Arc::clone(&reported);
     rt.block_on(async move {
-        let task = tokio::spawn(sink.run(rx, |_| {}));
+        let task = tokio::spawn(sink.run(rx, move |batch| {
+            counter.fetch_add(batch.len(), std::sync::atomic::Ordering::SeqCst);
+        }));
         for r in records {
             tx.send(r).await.unwrap();
         }
         drop(tx);
         task.await.unwrap();
     });
-    stats
+    let n = reported.load(std::sync::atomic::Ordering::SeqCst);
+    (stats, n)
 }
 
 fn post(i: usize, extra: &str) -> Record {
@@ -106,7 +112,12 @@ fn sink_resends_only_failed_entries_and_delivers_every_byte() {
     records.insert(700, too_big.clone());
     let config = sink_config("resend");
     let rejects = config.rejects_path.clone();
-    let stats = deliver(&rt, server.url(), config, records.clone());
+    let (stats, reported) = deliver(&rt, server.url(), config, records.clone());
+    assert_eq!(
+        reported,
+        records.len() - 1,
+        "every record but the rejected one reported delivered"
+    );
 
     let seen = server.seen();
     let mut want: Vec<Vec<u8>> = records
@@ -169,7 +180,8 @@ fn an_unreachable_sink_spills_and_replay_sends_the_spill_later() {
         ..sink_config("spill")
     };
     let spill = config.spill_path.clone();
-    let stats = deliver(&rt, down.url(), config, records.clone());
+    let (stats, reported) = deliver(&rt, down.url(), config, records.clone());
+    assert_eq!(reported, 0, "spilled records are not reported delivered");
     assert_eq!(Stats::get(&stats.spilled), 120);
     assert_eq!(Stats::get(&stats.delivered), 0);
     let spilled = std::fs::read(&spill).unwrap();

@@ -171,12 +171,12 @@ impl Sink {
         }
     }
 
-    /// Runs until the queue is closed and drained; calls `delivered` with every batch
-    /// Firehose accepted in full, in order.
+    /// Runs until the queue is closed and drained; after each batch, calls `delivered`
+    /// with the records of it that Firehose accepted (not the spilled ones), in order.
     pub async fn run(
         mut self,
         mut rx: mpsc::Receiver<Record>,
-        mut delivered: impl FnMut(&[Record]),
+        mut delivered: impl FnMut(&[&Record]),
     ) {
         let mut buf: Vec<Record> = Vec::with_capacity(MAX_BATCH_RECORDS);
         let mut bytes = 0usize;
@@ -252,9 +252,10 @@ impl Sink {
     }
 
     /// Delivers one batch: retries failed entries until accepted, or spills them.
-    async fn send(&mut self, batch: &[Record], delivered: &mut impl FnMut(&[Record])) {
+    async fn send(&mut self, batch: &[Record], delivered: &mut impl FnMut(&[&Record])) {
         Stats::add(&self.stats.in_flight, batch.len() as u64);
         let mut pending: Vec<usize> = (0..batch.len()).collect();
+        let mut spilled: Vec<usize> = Vec::new();
         let started = Instant::now();
         let mut attempt = 0u32;
         while !pending.is_empty() {
@@ -323,7 +324,7 @@ impl Sink {
                 self.spilling = true;
                 let records: Vec<&Record> = pending.iter().map(|&i| &batch[i]).collect();
                 self.spill(&records);
-                pending.clear();
+                spilled = std::mem::take(&mut pending);
                 break;
             }
             let delay = backoff(
@@ -340,7 +341,13 @@ impl Sink {
         self.stats
             .in_flight
             .fetch_sub(batch.len() as u64, Ordering::Relaxed);
-        delivered(batch);
+        let accepted: Vec<&Record> = batch
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !spilled.contains(i))
+            .map(|(_, r)| r)
+            .collect();
+        delivered(&accepted);
     }
 }
 
