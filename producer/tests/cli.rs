@@ -63,6 +63,23 @@ fn summary_value(stderr: &str, row: &str) -> u64 {
         .unwrap_or_else(|| panic!("no summary row {row:?} in:\n{stderr}"))
 }
 
+/// `producer file INPUT --local --out OUT_DIR`, with no AWS credentials in sight.
+fn local_run(input: &std::path::Path, out_dir: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_producer"))
+        .arg("file")
+        .arg(input)
+        .arg("--local")
+        .arg("--out")
+        .arg(out_dir)
+        .arg("--spill-file")
+        .arg(out_dir.join("spill.ndjson"))
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("FIREHOSE_ENDPOINT_URL")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn a_recording_is_delivered_whole_with_a_summary() {
     let server = FirehoseServer::start(Behaviour::default());
@@ -120,19 +137,10 @@ fn local_mode_runs_the_whole_pipeline_on_the_bundled_recording() {
     let out_dir = std::env::temp_dir().join(format!("producer-cli-{}-local", std::process::id()));
     let _ = std::fs::remove_dir_all(&out_dir);
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let out = Command::new(env!("CARGO_BIN_EXE_producer"))
-        .arg("file")
-        .arg(root.join("fixtures/recorded/cats-dogs-2000.ndjson.gz"))
-        .arg("--local")
-        .arg("--out")
-        .arg(&out_dir)
-        .arg("--spill-file")
-        .arg(out_dir.join("spill.ndjson"))
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("FIREHOSE_ENDPOINT_URL")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .unwrap();
+    let out = local_run(
+        &root.join("fixtures/recorded/cats-dogs-2000.ndjson.gz"),
+        &out_dir,
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert_eq!(summary_value(&stderr, "read"), 2_000);
@@ -185,18 +193,7 @@ fn failed_records_are_listed_shown_and_replayed() {
         bytes.push(b'\n');
     }
     std::fs::write(&rec, bytes).unwrap();
-    let local = Command::new(env!("CARGO_BIN_EXE_producer"))
-        .arg("file")
-        .arg(&rec)
-        .arg("--local")
-        .arg("--out")
-        .arg(&out_dir)
-        .arg("--spill-file")
-        .arg(out_dir.join("spill.ndjson"))
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .unwrap();
+    let local = local_run(&rec, &out_dir);
     assert!(
         local.status.success(),
         "{}",
