@@ -14,6 +14,7 @@ use pipeline_tests::{decoded, fixture_now};
 use serde_json::{json, Value};
 use transform::comprehend::{Comprehend, ComprehendConfig};
 use transform::firehose::FirehoseRecord;
+use transform::retry::Backoff;
 use transform::sentiment::Backend;
 use transform::{Config, FirehoseEvent, Report, Transformer};
 
@@ -41,8 +42,7 @@ fn transformer(server: &ComprehendServer, config: ComprehendConfig) -> Transform
 
 fn fast_retries() -> ComprehendConfig {
     ComprehendConfig {
-        backoff_base: Duration::from_millis(5),
-        backoff_cap: Duration::from_millis(40),
+        backoff: Backoff::new(Duration::from_millis(5), Duration::from_millis(40)),
         deadline_margin: Duration::from_millis(200),
         ..ComprehendConfig::default()
     }

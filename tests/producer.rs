@@ -40,8 +40,10 @@ fn temp(name: &str) -> std::path::PathBuf {
 fn sink_config(name: &str) -> SinkConfig {
     SinkConfig {
         linger: Duration::from_millis(20),
-        backoff_base: Duration::from_millis(2),
-        backoff_cap: Duration::from_millis(20),
+        backoff: transform::retry::Backoff::new(
+            Duration::from_millis(2),
+            Duration::from_millis(20),
+        ),
         spill_after: Duration::from_secs(30),
         spill_path: temp(&format!("{name}-spill.ndjson")),
         rejects_path: temp(&format!("{name}-rejects.ndjson")),

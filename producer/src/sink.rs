@@ -22,7 +22,7 @@ use aws_sdk_firehose::types::Record as FirehoseRecord;
 use aws_sdk_firehose::Client;
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
-use transform::retry::{backoff, jitter};
+use transform::retry::Backoff;
 
 /// Most records in one `PutRecordBatch` call.
 pub const MAX_BATCH_RECORDS: usize = 500;
@@ -63,10 +63,8 @@ pub struct SinkConfig {
     pub stream: String,
     /// Send a partial batch after waiting this long for more records.
     pub linger: Duration,
-    /// First retry delay (doubles, full jitter).
-    pub backoff_base: Duration,
-    /// Largest retry delay.
-    pub backoff_cap: Duration,
+    /// Retry delays (doubling, full jitter).
+    pub backoff: Backoff,
     /// Spill a batch that could not be delivered for this long.
     pub spill_after: Duration,
     /// Where undeliverable records go (NDJSON; `producer replay` sends them).
@@ -81,8 +79,7 @@ impl SinkConfig {
         SinkConfig {
             stream: stream.into(),
             linger: Duration::from_millis(200),
-            backoff_base: Duration::from_millis(100),
-            backoff_cap: Duration::from_secs(10),
+            backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(10)),
             spill_after: Duration::from_secs(300),
             spill_path: PathBuf::from("producer-spill.ndjson"),
             rejects_path: PathBuf::from("producer-rejects.ndjson"),
@@ -327,12 +324,7 @@ impl Sink {
                 spilled = std::mem::take(&mut pending);
                 break;
             }
-            let delay = backoff(
-                attempt,
-                self.config.backoff_base,
-                self.config.backoff_cap,
-                jitter(),
-            );
+            let delay = self.config.backoff.delay(attempt);
             tokio::time::sleep(
                 delay.min(self.config.spill_after.saturating_sub(started.elapsed())),
             )

@@ -18,7 +18,7 @@ use aws_sdk_comprehend::Client;
 use futures_util::stream::{self, StreamExt};
 use tracing::{debug, warn};
 
-use crate::retry::{self, backoff, jitter};
+use crate::retry::{self, Backoff};
 use crate::sentiment::{Analysis, AnalyzerStats, Label, Sentiment, SentimentRequest, Vader};
 
 /// Documents per `BatchDetectSentiment` call (the API's limit).
@@ -46,10 +46,8 @@ pub struct ComprehendConfig {
     pub other_languages: OtherLanguages,
     /// `COMPREHEND_MAX_ATTEMPTS`: attempts per call (first try included).
     pub max_attempts: u32,
-    /// First retry delay; doubles each attempt, with full jitter.
-    pub backoff_base: Duration,
-    /// Largest retry delay.
-    pub backoff_cap: Duration,
+    /// Retry delays: 100 ms doubling up to 5 s, full jitter.
+    pub backoff: Backoff,
     /// `COMPREHEND_DEADLINE_MARGIN_MS`: time kept before the Lambda deadline for the
     /// fallback and the response.
     pub deadline_margin: Duration,
@@ -62,8 +60,7 @@ impl Default for ComprehendConfig {
             concurrency: 4,
             other_languages: OtherLanguages::Vader,
             max_attempts: 6,
-            backoff_base: Duration::from_millis(100),
-            backoff_cap: Duration::from_secs(5),
+            backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(5)),
             deadline_margin: Duration::from_millis(1_500),
         }
     }
@@ -362,12 +359,7 @@ impl Comprehend {
                     if !retryable(code.as_deref(), status) || attempt >= self.config.max_attempts {
                         break;
                     }
-                    let delay = backoff(
-                        attempt,
-                        self.config.backoff_base,
-                        self.config.backoff_cap,
-                        jitter(),
-                    );
+                    let delay = self.config.backoff.delay(attempt);
                     if cutoff.is_some_and(|c| Instant::now() + delay >= c) {
                         break;
                     }

@@ -13,6 +13,27 @@ pub fn backoff(attempt: u32, base: Duration, cap: Duration, jitter: f64) -> Dura
     exp.min(cap).mul_f64(jitter.clamp(0.0, 1.0))
 }
 
+/// A retry schedule: capped exponential backoff from `base` up to `cap`, full jitter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// The first delay (before jitter).
+    pub base: Duration,
+    /// The largest delay (before jitter).
+    pub cap: Duration,
+}
+
+impl Backoff {
+    /// A schedule from `base` up to `cap`.
+    pub const fn new(base: Duration, cap: Duration) -> Self {
+        Backoff { base, cap }
+    }
+
+    /// The jittered delay before retry `attempt` (1-based).
+    pub fn delay(&self, attempt: u32) -> Duration {
+        backoff(attempt, self.base, self.cap, jitter())
+    }
+}
+
 /// A random factor in [0, 1) for jitter, seeded by the standard library's per-process
 /// random hasher keys.
 pub fn jitter() -> f64 {
@@ -61,6 +82,8 @@ mod tests {
         assert_eq!(backoff(3, base, cap, 0.5), Duration::from_millis(200));
         assert_eq!(backoff(3, base, cap, 0.0), Duration::ZERO);
         assert_eq!(backoff(60, base, cap, 1.0), cap);
+        let schedule = Backoff::new(base, cap);
+        assert!((1..=10).all(|a| schedule.delay(a) <= backoff(a, base, cap, 1.0)));
         let draws: Vec<f64> = (0..200).map(|_| jitter()).collect();
         assert!(draws.iter().all(|j| (0.0..1.0).contains(j)));
         let distinct: std::collections::BTreeSet<u64> = draws.iter().map(|j| j.to_bits()).collect();

@@ -14,10 +14,13 @@ use opensearch::indices::IndicesPutIndexTemplateParts;
 use opensearch::{BulkParts, OpenSearch};
 use serde_json::Value;
 use tracing::{info, warn};
-use transform::retry::{backoff, jitter};
+use transform::retry::Backoff;
 
 /// The index template (every document field mapped explicitly).
 pub const INDEX_TEMPLATE: &str = include_str!("../../../kibana/index-template.json");
+
+/// Delays between OpenSearch retries (within the retry duration).
+const RETRY: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
 
 /// Firehose's index rotation options.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,13 +155,7 @@ impl Destination {
                             "OpenSearch unreachable while applying the index template: {other:?}"
                         );
                     }
-                    tokio::time::sleep(backoff(
-                        attempt,
-                        Duration::from_millis(200),
-                        Duration::from_secs(5),
-                        jitter(),
-                    ))
-                    .await;
+                    tokio::time::sleep(RETRY.delay(attempt)).await;
                 }
             }
         }
@@ -323,12 +320,7 @@ async fn bulk_with_retries(
             }));
             break;
         }
-        let delay = backoff(
-            attempt,
-            Duration::from_millis(100),
-            Duration::from_secs(5),
-            jitter(),
-        );
+        let delay = RETRY.delay(attempt);
         warn!(%code, attempt, delay_ms = delay.as_millis() as u64, "OpenSearch bulk failed; retrying");
         tokio::time::sleep(delay.min(retry_duration.saturating_sub(started.elapsed()))).await;
     }

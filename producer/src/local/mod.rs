@@ -31,7 +31,7 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 use transform::firehose::{FirehoseEvent, FirehoseRecord, RecordResult};
-use transform::retry::{backoff, jitter};
+use transform::retry::Backoff;
 
 use backup::{Backup, BackupMode, DocumentFailedRecord, ProcessingFailedRecord};
 use destination::{Destination, Doc, Rotation};
@@ -39,6 +39,9 @@ use processor::Processor;
 
 /// Retries of a failed processor invocation (Firehose's default).
 pub const INVOKE_RETRIES: u32 = 3;
+
+/// Delays between those retries.
+const INVOKE_BACKOFF: Backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
 
 /// Settings of the local delivery stream.
 #[derive(Debug, Clone)]
@@ -539,13 +542,7 @@ async fn process_batch(
                     attempt = attempts,
                     "processor invocation failed; retrying"
                 );
-                tokio::time::sleep(backoff(
-                    attempts,
-                    Duration::from_millis(200),
-                    Duration::from_secs(5),
-                    jitter(),
-                ))
-                .await;
+                tokio::time::sleep(INVOKE_BACKOFF.delay(attempts)).await;
             }
             _ => break outcome,
         }
