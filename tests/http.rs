@@ -94,22 +94,9 @@ pub async fn json_request(req: Request<Incoming>) -> Option<(String, serde_json:
     ))
 }
 
-/// A JSON 1.1 answer (`application/x-amz-json-1.1`), as AWS JSON protocols send them.
-pub fn json_reply(
-    status: u16,
-    body: &serde_json::Value,
-) -> Response<http_body_util::Full<hyper::body::Bytes>> {
-    let mut resp = Response::new(http_body_util::Full::new(hyper::body::Bytes::from(
-        body.to_string(),
-    )));
-    *resp.status_mut() =
-        hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
-    resp.headers_mut().insert(
-        "content-type",
-        hyper::header::HeaderValue::from_static("application/x-amz-json-1.1"),
-    );
-    resp
-}
+/// A JSON 1.1 answer (`application/x-amz-json-1.1`), as AWS JSON protocols send them:
+/// the local delivery stream's own.
+pub use producer::local::json_reply;
 
 impl Drop for Server {
     fn drop(&mut self) {

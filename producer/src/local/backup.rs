@@ -28,22 +28,32 @@ pub enum BackupMode {
     AllDocuments,
 }
 
-/// One failed record, as Firehose writes it to `processing-failed/`.
+/// The fields Firehose writes for every failure, whatever the prefix.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ProcessingFailedRecord {
-    /// Attempts made (1: we do not retry a processor that answered).
+pub struct Failure {
+    /// Attempts made.
     pub attempts_made: u32,
     /// When the record arrived, ms since the epoch.
     pub arrival_timestamp: i64,
-    /// `Lambda.ProcessingFailed`, `Lambda.MissingRecordId`, ...
+    /// `Lambda.ProcessingFailed`, `Lambda.MissingRecordId`, `mapper_parsing_exception`,
+    /// `OS.ConnectionFailed`, ...
     pub error_code: String,
     /// What happened.
     pub error_message: String,
     /// When the last attempt ended, ms since the epoch.
     pub attempt_ending_timestamp: i64,
-    /// The original record, base64.
+    /// The original record (or the refused document), base64.
     pub raw_data: String,
+}
+
+/// One failed record, as Firehose writes it to `processing-failed/`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProcessingFailedRecord {
+    /// What failed.
+    #[serde(flatten)]
+    pub failure: Failure,
     /// The processor's ARN (or the local name).
     pub lambda_arn: String,
 }
@@ -52,18 +62,9 @@ pub struct ProcessingFailedRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DocumentFailedRecord {
-    /// Attempts made.
-    pub attempts_made: u32,
-    /// When the record arrived, ms since the epoch.
-    pub arrival_timestamp: i64,
-    /// OpenSearch's error type (`mapper_parsing_exception`) or `OS.ConnectionFailed`.
-    pub error_code: String,
-    /// OpenSearch's reason.
-    pub error_message: String,
-    /// When the last attempt ended, ms since the epoch.
-    pub attempt_ending_timestamp: i64,
-    /// The document, base64.
-    pub raw_data: String,
+    /// What failed.
+    #[serde(flatten)]
+    pub failure: Failure,
     /// The document id used.
     pub es_document_id: String,
     /// The index it was meant for.
@@ -185,13 +186,16 @@ mod tests {
 
     #[test]
     fn records_serialise_with_firehose_field_names() {
-        let r = ProcessingFailedRecord {
+        let failure = |code: &str, data: &[u8]| Failure {
             attempts_made: 1,
             arrival_timestamp: 1,
-            error_code: "Lambda.ProcessingFailed".into(),
+            error_code: code.into(),
             error_message: "m".into(),
             attempt_ending_timestamp: 2,
-            raw_data: raw(b"x"),
+            raw_data: raw(data),
+        };
+        let r = ProcessingFailedRecord {
+            failure: failure("Lambda.ProcessingFailed", b"x"),
             lambda_arn: "arn".into(),
         };
         let v = serde_json::to_value(&r).unwrap();
@@ -207,12 +211,7 @@ mod tests {
             assert!(v.get(f).is_some(), "{f}");
         }
         let d = serde_json::to_value(DocumentFailedRecord {
-            attempts_made: 1,
-            arrival_timestamp: 1,
-            error_code: "mapper_parsing_exception".into(),
-            error_message: "m".into(),
-            attempt_ending_timestamp: 2,
-            raw_data: raw(b"{}"),
+            failure: failure("mapper_parsing_exception", b"{}"),
             es_document_id: "id".into(),
             es_index_name: "social-posts".into(),
             es_type_name: String::new(),

@@ -33,7 +33,7 @@ use tracing::{info, warn};
 use transform::firehose::{FirehoseEvent, FirehoseRecord, RecordResult};
 use transform::retry::Backoff;
 
-use backup::{Backup, BackupMode, DocumentFailedRecord, ProcessingFailedRecord};
+use backup::{Backup, BackupMode, DocumentFailedRecord, Failure, ProcessingFailedRecord};
 use destination::{Destination, Doc, Rotation};
 use processor::Processor;
 
@@ -311,7 +311,8 @@ struct WireRecord {
     data: String,
 }
 
-fn reply(status: u16, body: Value) -> Response<Full<Bytes>> {
+/// An AWS JSON 1.1 answer (`application/x-amz-json-1.1`) with this status and body.
+pub fn json_reply(status: u16, body: &Value) -> Response<Full<Bytes>> {
     let mut resp = Response::new(Full::new(Bytes::from(body.to_string())));
     *resp.status_mut() =
         hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
@@ -320,6 +321,10 @@ fn reply(status: u16, body: Value) -> Response<Full<Bytes>> {
         hyper::header::HeaderValue::from_static("application/x-amz-json-1.1"),
     );
     resp
+}
+
+fn reply(status: u16, body: Value) -> Response<Full<Bytes>> {
+    json_reply(status, &body)
 }
 
 /// One wire-protocol request.
@@ -552,12 +557,14 @@ async fn process_batch(
     }
     let now = Utc::now().timestamp_millis();
     let failed_record = |a: &Arrived, code: &str, message: &str| ProcessingFailedRecord {
-        attempts_made: attempts,
-        arrival_timestamp: a.arrival_ms,
-        error_code: code.to_string(),
-        error_message: message.to_string(),
-        attempt_ending_timestamp: now,
-        raw_data: backup::raw(&a.data),
+        failure: Failure {
+            attempts_made: attempts,
+            arrival_timestamp: a.arrival_ms,
+            error_code: code.to_string(),
+            error_message: message.to_string(),
+            attempt_ending_timestamp: now,
+            raw_data: backup::raw(&a.data),
+        },
         lambda_arn: arn.to_string(),
     };
     let mut failures: Vec<ProcessingFailedRecord> = Vec::new();
@@ -718,12 +725,14 @@ async fn deliver(
         let lines: Vec<DocumentFailedRecord> = failed
             .iter()
             .map(|f| DocumentFailedRecord {
-                attempts_made: f.attempts,
-                arrival_timestamp: f.doc.arrival_ms,
-                error_code: f.code.clone(),
-                error_message: f.message.clone(),
-                attempt_ending_timestamp: now,
-                raw_data: backup::raw(&f.doc.json),
+                failure: Failure {
+                    attempts_made: f.attempts,
+                    arrival_timestamp: f.doc.arrival_ms,
+                    error_code: f.code.clone(),
+                    error_message: f.message.clone(),
+                    attempt_ending_timestamp: now,
+                    raw_data: backup::raw(&f.doc.json),
+                },
                 es_document_id: f.doc.id.clone(),
                 es_index_name: f.index.clone(),
                 es_type_name: String::new(),
