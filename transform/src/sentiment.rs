@@ -289,11 +289,11 @@ mod tests {
                 lang: Some("en"),
             },
         ];
-        let got = futures_lite_block_on(Backend::None.analyze(&batch, None));
+        let got = block_on(Backend::None.analyze(&batch, None));
         assert_eq!(got.sentiments, vec![None, None]);
     }
 
-    fn futures_lite_block_on<F: Future>(f: F) -> F::Output {
+    fn block_on<F: Future>(f: F) -> F::Output {
         tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap()

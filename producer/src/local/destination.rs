@@ -170,17 +170,21 @@ impl Destination {
     ) -> (u64, Vec<Failed>) {
         match self {
             Destination::Dir(dir) => {
-                let mut by_index: std::collections::BTreeMap<String, Vec<u8>> = Default::default();
-                for d in &docs {
-                    let buf = by_index
+                let mut by_index: std::collections::BTreeMap<String, Vec<Doc>> = Default::default();
+                for d in docs {
+                    by_index
                         .entry(index_name(base, rotation, d.arrival_ms))
-                        .or_default();
-                    buf.extend_from_slice(&d.json);
-                    buf.push(b'\n');
+                        .or_default()
+                        .push(d);
                 }
                 let mut failed = Vec::new();
                 let mut ok = 0;
-                for (index, bytes) in by_index {
+                for (index, docs) in by_index {
+                    let mut bytes = Vec::new();
+                    for d in &docs {
+                        bytes.extend_from_slice(&d.json);
+                        bytes.push(b'\n');
+                    }
                     let path = dir.join(format!("{index}.ndjson"));
                     let result = async {
                         tokio::fs::create_dir_all(dir).await?;
@@ -192,13 +196,10 @@ impl Destination {
                         tokio::io::AsyncWriteExt::write_all(&mut f, &bytes).await
                     }
                     .await;
-                    let of_index = docs
-                        .iter()
-                        .filter(|d| index_name(base, rotation, d.arrival_ms) == index);
                     match result {
-                        Ok(()) => ok += of_index.count() as u64,
-                        Err(e) => failed.extend(of_index.map(|d| Failed {
-                            doc: d.clone(),
+                        Ok(()) => ok += docs.len() as u64,
+                        Err(e) => failed.extend(docs.into_iter().map(|doc| Failed {
+                            doc,
                             index: index.clone(),
                             code: "Dir.WriteFailed".into(),
                             message: e.to_string(),
