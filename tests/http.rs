@@ -77,22 +77,8 @@ where
     })
 }
 
-/// Reads an AWS JSON 1.1 request: its `X-Amz-Target` operation and its JSON body
-/// (`Null` when the body is not JSON); `None` when the body cannot be read.
-pub async fn json_request(req: Request<Incoming>) -> Option<(String, serde_json::Value)> {
-    use http_body_util::BodyExt;
-    let target = req
-        .headers()
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    let body = req.into_body().collect().await.ok()?.to_bytes();
-    Some((
-        target,
-        serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
-    ))
-}
+/// Reads an AWS JSON 1.1 request (operation and body): the local delivery stream's own.
+pub use producer::local::json_request;
 
 /// A JSON 1.1 answer (`application/x-amz-json-1.1`), as AWS JSON protocols send them:
 /// the local delivery stream's own.

@@ -327,6 +327,19 @@ fn reply(status: u16, body: Value) -> Response<Full<Bytes>> {
     json_reply(status, &body)
 }
 
+/// Reads an AWS JSON 1.1 request: its `X-Amz-Target` operation and its JSON body
+/// (`Null` when the body is not JSON); `None` when the body cannot be read.
+pub async fn json_request(req: Request<Incoming>) -> Option<(String, Value)> {
+    let target = req
+        .headers()
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let body = req.into_body().collect().await.ok()?.to_bytes();
+    Some((target, serde_json::from_slice(&body).unwrap_or(Value::Null)))
+}
+
 /// One wire-protocol request.
 async fn wire(
     req: Request<Incoming>,
@@ -334,19 +347,12 @@ async fn wire(
     stream: String,
     counter: Arc<std::sync::atomic::AtomicU64>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    let target = req
-        .headers()
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    let Ok(body) = req.into_body().collect().await.map(|b| b.to_bytes()) else {
+    let Some((target, request)) = json_request(req).await else {
         return Ok(reply(
             400,
             json!({"__type": "SerializationException", "message": "unreadable body"}),
         ));
     };
-    let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     if request["DeliveryStreamName"].as_str() != Some(stream.as_str()) {
         return Ok(reply(
             400,
