@@ -69,6 +69,46 @@ fn benches(c: &mut Criterion) {
     }
     group.finish();
 
+    // The payload reader alone: the one-pass scanner against serde_json and sonic-rs.
+    let payloads: Vec<String> = event
+        .records
+        .iter()
+        .map(|r| {
+            let bytes = base64_simd::STANDARD
+                .decode_to_vec(r.data.as_bytes())
+                .expect("base64");
+            String::from_utf8(bytes).expect("UTF-8")
+        })
+        .collect();
+    let mut parse = c.benchmark_group("parse_3mb");
+    parse.throughput(Throughput::Elements(payloads.len() as u64));
+    parse.sample_size(20);
+    parse.bench_function("scan", |b| {
+        b.iter(|| {
+            payloads
+                .iter()
+                .filter(|p| transform::scan::post(p).is_some())
+                .count()
+        })
+    });
+    parse.bench_function("serde_json", |b| {
+        b.iter(|| {
+            payloads
+                .iter()
+                .filter(|p| serde_json::from_str::<transform::post::StreamPost>(p).is_ok())
+                .count()
+        })
+    });
+    parse.bench_function("sonic_rs", |b| {
+        b.iter(|| {
+            payloads
+                .iter()
+                .filter(|p| sonic_rs::from_str::<transform::post::StreamPost>(p).is_ok())
+                .count()
+        })
+    });
+    parse.finish();
+
     let mut init = c.benchmark_group("cold_start");
     init.bench_function("config_and_vader", |b| {
         b.iter_batched(

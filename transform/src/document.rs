@@ -72,6 +72,89 @@ pub struct Document<'a> {
     pub sentiment: Option<Sentiment>,
 }
 
+impl Document<'_> {
+    /// Appends this document as one compact JSON object: the bytes `serde_json::to_vec`
+    /// makes of it, written directly (the transform's hot path).
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        use crate::write::{boolean, opt_string, opt_uint, string, strings, uint};
+        let a = &self.author;
+        let m = &self.metrics;
+        out.extend_from_slice(b"{\"schema_version\":");
+        uint(out, u64::from(self.schema_version));
+        out.extend_from_slice(b",\"post_id\":");
+        string(out, &self.post_id);
+        out.extend_from_slice(b",\"source\":");
+        string(out, &self.source);
+        out.extend_from_slice(b",\"text\":");
+        string(out, &self.text);
+        out.extend_from_slice(b",\"text_length\":");
+        uint(out, u64::from(self.text_length));
+        out.extend_from_slice(b",\"lang\":");
+        opt_string(out, self.lang.as_deref());
+        out.extend_from_slice(b",\"created_at\":");
+        opt_string(out, self.created_at.as_deref());
+        out.extend_from_slice(b",\"arrived_at\":");
+        string(out, &self.arrived_at);
+        out.extend_from_slice(b",\"processed_at\":");
+        string(out, self.processed_at);
+        out.extend_from_slice(b",\"author\":{\"id\":");
+        opt_string(out, a.id.as_deref());
+        out.extend_from_slice(b",\"username\":");
+        opt_string(out, a.username.as_deref());
+        out.extend_from_slice(b",\"name\":");
+        opt_string(out, a.name.as_deref());
+        out.extend_from_slice(b",\"followers\":");
+        opt_uint(out, a.followers);
+        out.extend_from_slice(b"},\"category\":");
+        string(out, &self.category);
+        out.extend_from_slice(b",\"categories\":");
+        strings(out, &self.categories);
+        out.extend_from_slice(b",\"metrics\":{\"retweets\":");
+        uint(out, m.retweets);
+        out.extend_from_slice(b",\"replies\":");
+        uint(out, m.replies);
+        out.extend_from_slice(b",\"likes\":");
+        uint(out, m.likes);
+        out.extend_from_slice(b",\"quotes\":");
+        uint(out, m.quotes);
+        out.extend_from_slice(b",\"impressions\":");
+        opt_uint(out, m.impressions);
+        out.extend_from_slice(b",\"bookmarks\":");
+        opt_uint(out, m.bookmarks);
+        out.extend_from_slice(b",\"engagement\":");
+        uint(out, m.engagement);
+        out.extend_from_slice(b"},\"has_media\":");
+        boolean(out, self.has_media);
+        out.extend_from_slice(b",\"media_types\":");
+        strings(out, &self.media_types);
+        out.extend_from_slice(b",\"hashtags\":");
+        strings(out, &self.hashtags);
+        out.extend_from_slice(b",\"mentions\":");
+        strings(out, &self.mentions);
+        out.extend_from_slice(b",\"url_count\":");
+        uint(out, u64::from(self.url_count));
+        out.extend_from_slice(b",\"is_retweet\":");
+        boolean(out, self.is_retweet);
+        out.extend_from_slice(b",\"is_reply\":");
+        boolean(out, self.is_reply);
+        out.extend_from_slice(b",\"is_quote\":");
+        boolean(out, self.is_quote);
+        out.extend_from_slice(b",\"sentiment\":");
+        match &self.sentiment {
+            // A small object of floats: serde (sonic-rs) writes it, as it always has.
+            Some(s) => {
+                let start = out.len();
+                if sonic_rs::to_writer(&mut *out, s).is_err() {
+                    out.truncate(start);
+                    out.extend_from_slice(b"null");
+                }
+            }
+            None => out.extend_from_slice(b"null"),
+        }
+        out.push(b'}');
+    }
+}
+
 /// The `author` object of a document.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Author<'a> {
@@ -137,10 +220,65 @@ pub enum Cleaned<'a> {
 
 /// Formats milliseconds since the epoch as ISO-8601 UTC with milliseconds.
 pub fn iso_millis(ms: i64) -> String {
+    // Years 1970..=9999 by hand (every arrival time), the rest through chrono.
+    const MAX_MS: i64 = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z
+    if (0..=MAX_MS).contains(&ms) {
+        let days = ms / 86_400_000;
+        let in_day = ms % 86_400_000;
+        let (year, month, day) = civil_from_days(days);
+        let (h, m, sec, milli) = (
+            in_day / 3_600_000,
+            in_day / 60_000 % 60,
+            in_day / 1000 % 60,
+            in_day % 1000,
+        );
+        let mut out = [0u8; 24];
+        let mut put = |at: usize, value: i64, width: usize| {
+            let mut v = value;
+            for i in (at..at + width).rev() {
+                out[i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        put(0, year, 4);
+        put(5, month, 2);
+        put(8, day, 2);
+        put(11, h, 2);
+        put(14, m, 2);
+        put(17, sec, 2);
+        put(20, milli, 3);
+        for (at, sep) in [
+            (4, b'-'),
+            (7, b'-'),
+            (10, b'T'),
+            (13, b':'),
+            (16, b':'),
+            (19, b'.'),
+            (23, b'Z'),
+        ] {
+            out[at] = sep;
+        }
+        return out.iter().map(|&b| char::from(b)).collect();
+    }
     match Utc.timestamp_millis_opt(ms).single() {
         Some(t) => t.to_rfc3339_opts(SecondsFormat::Millis, true),
         None => iso(DateTime::<Utc>::UNIX_EPOCH),
     }
+}
+
+/// Year, month, day of a day count since 1970-01-01 (non-negative), proleptic Gregorian
+/// (H. Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 /// Formats a time as ISO-8601 UTC with milliseconds.
@@ -281,6 +419,11 @@ pub fn clean<'a>(
 /// is); other text is kept as it came (the index template then rejects it, and Firehose
 /// backs the document up).
 fn normalise_time(value: Cow<'_, str>) -> Cow<'_, str> {
+    // Already `YYYY-MM-DDTHH:MM:SS.mmmZ` (the X API's form): kept as it came whether or
+    // not the date is valid, so there is nothing to parse.
+    if has_canonical_shape(&value) {
+        return value;
+    }
     match DateTime::parse_from_rfc3339(&value) {
         Ok(t) => {
             let canonical =
@@ -293,6 +436,19 @@ fn normalise_time(value: Cow<'_, str>) -> Cow<'_, str> {
         }
         Err(_) => value,
     }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` by shape (digits and separators where they belong).
+fn has_canonical_shape(value: &str) -> bool {
+    const SHAPE: &[u8; 24] = b"dddd-dd-ddTdd:dd:dd.dddZ";
+    value.len() == 24
+        && value.bytes().zip(SHAPE).all(|(b, &want)| {
+            if want == b'd' {
+                b.is_ascii_digit()
+            } else {
+                b == want
+            }
+        })
 }
 
 /// Lower-cases ASCII letters, borrowing when there are none to change.
@@ -490,12 +646,51 @@ mod tests {
     }
 
     #[test]
+    fn arrival_times_are_formatted_as_chrono_formats_them() {
+        let chrono = |ms: i64| {
+            Utc.timestamp_millis_opt(ms)
+                .single()
+                .unwrap()
+                .to_rfc3339_opts(SecondsFormat::Millis, true)
+        };
+        // Every 97th day from 1970 to 9999 (leap days and century years included), at a
+        // time of day that moves through the day.
+        for day in (0..2_932_897_i64).step_by(97) {
+            let ms = day * 86_400_000 + (day * 7_919_993) % 86_400_000;
+            assert_eq!(iso_millis(ms), chrono(ms), "{ms}");
+        }
+        for ms in [
+            0,
+            951_782_400_000,
+            4_107_542_399_999,
+            253_402_300_799_999,
+            253_402_300_800_000,
+            -1,
+            -62_135_596_800_000,
+        ] {
+            assert_eq!(iso_millis(ms), chrono(ms), "{ms}");
+        }
+    }
+
+    #[test]
     fn created_at_is_normalised_to_utc_millis() {
         assert_eq!(
             normalise_time("2023-03-14T17:09:26+02:00".into()),
             "2023-03-14T15:09:26.000Z"
         );
         assert_eq!(normalise_time("yesterday".into()), "yesterday");
+        assert_eq!(
+            normalise_time("2023-03-14T15:09:26.195Z".into()),
+            "2023-03-14T15:09:26.195Z"
+        );
+        assert_eq!(
+            normalise_time("2023-03-14T15:09:26.19Z".into()),
+            "2023-03-14T15:09:26.190Z"
+        );
+        assert_eq!(
+            normalise_time("2023-13-45T15:09:26.195Z".into()),
+            "2023-13-45T15:09:26.195Z"
+        );
     }
 
     #[test]

@@ -113,26 +113,31 @@ pub struct ResponseRecord {
 impl ResponseRecord {
     /// Bytes this record adds to the serialised response (`{...},` included).
     pub fn wire_len(&self) -> usize {
-        wire_len(&self.record_id, self.result, self.data.len())
+        wire_len(&self.record_id, self.result, &self.data)
     }
 }
 
 /// Serialised size of one response record with these parts, separator included.
 ///
-/// Record ids from Firehose are plain ASCII; an id that needs JSON escaping is measured
-/// exactly by serialising it.
-pub fn wire_len(record_id: &str, result: RecordResult, data_len: usize) -> usize {
+/// `Ok` data is base64 we made (nothing to escape); other data is as it came in the
+/// event, and is measured with its JSON escapes, like record ids that need them.
+pub fn wire_len(record_id: &str, result: RecordResult, data: &str) -> usize {
     // {"recordId":"","result":"","data":""},
     const FIXED: usize = 38;
-    let id_len = if record_id
-        .bytes()
-        .all(|b| b >= 0x20 && b != b'"' && b != b'\\' && b < 0x7f)
-    {
-        record_id.len()
-    } else {
-        serde_json::to_string(record_id).map_or(record_id.len() * 6, |s| s.len() - 2)
+    let data_len = match result {
+        RecordResult::Ok => data.len(),
+        _ => json_str_len(data),
     };
-    FIXED + id_len + result.as_str().len() + data_len
+    FIXED + json_str_len(record_id) + result.as_str().len() + data_len
+}
+
+/// Length of `s` as the inside of a JSON string.
+fn json_str_len(s: &str) -> usize {
+    if crate::scan::next_special(s.as_bytes(), 0).is_none() {
+        s.len()
+    } else {
+        serde_json::to_string(s).map_or(s.len() * 6, |json| json.len() - 2)
+    }
 }
 
 /// Serialised size of a response holding these records (`{"records":[...]}`).
@@ -173,6 +178,7 @@ mod tests {
             vec![
                 rec("4954-1", RecordResult::Dropped, ""),
                 rec("x\"y\\z\u{1}é", RecordResult::ProcessingFailed, "AAAA"),
+                rec("b", RecordResult::ProcessingFailed, "not \"base64\"\u{0}\n"),
                 rec("", RecordResult::Ok, "QUJD"),
             ],
         ] {

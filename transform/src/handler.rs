@@ -9,6 +9,7 @@
 //! `response_too_large`), which Firehose backs up to S3 for replay.
 
 use std::collections::{BTreeMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD;
@@ -222,20 +223,12 @@ impl<A: Analyzer> Transformer<A> {
             let (result, data) = match stage {
                 Stage::Keep(doc) => {
                     doc_buf.clear();
-                    match sonic_rs::to_writer(&mut doc_buf, doc) {
-                        Ok(()) => {
-                            doc_buf.push(b'\n');
-                            (
-                                RecordResult::Ok,
-                                base64_simd::STANDARD.encode_to_string(&doc_buf),
-                            )
-                        }
-                        // Not reachable with our types; kept so a future field cannot panic.
-                        Err(err) => {
-                            warn!(record_id = %record.record_id, error = %err, "document did not serialise");
-                            (RecordResult::ProcessingFailed, record.data.clone())
-                        }
-                    }
+                    doc.write_json(&mut doc_buf);
+                    doc_buf.push(b'\n');
+                    (
+                        RecordResult::Ok,
+                        base64_simd::STANDARD.encode_to_string(&doc_buf),
+                    )
                 }
                 Stage::Dropped(_) => (RecordResult::Dropped, String::new()),
                 Stage::Failed(_) => (RecordResult::ProcessingFailed, record.data.clone()),
@@ -366,12 +359,13 @@ impl<A: Analyzer> Transformer<A> {
     }
 }
 
-/// Parses one post: SIMD `sonic-rs` first; when it refuses, `serde_json` decides, so the
-/// outcome and the error message (position only, never the text) are serde_json's.
+/// Parses one post: the one-pass [`scan`](crate::scan) reader first; when it declines,
+/// `serde_json` decides, so the outcome and the error message (position only, never the
+/// text) are serde_json's.
 fn parse_post(text: &str) -> Result<StreamPost<'_>, RecordError> {
-    match sonic_rs::from_str(text) {
-        Ok(post) => Ok(post),
-        Err(_) => serde_json::from_str(text).map_err(|err| RecordError::from_json(&err)),
+    match crate::scan::post(text) {
+        Some(post) => Ok(post),
+        None => serde_json::from_str(text).map_err(|err| RecordError::from_json(&err)),
     }
 }
 
@@ -392,11 +386,7 @@ fn fit_to_limit(
         .enumerate()
         .filter(|(_, r)| r.result == RecordResult::Ok)
         .filter_map(|(i, r)| {
-            let as_failed = wire_len(
-                &r.record_id,
-                RecordResult::ProcessingFailed,
-                input[i].data.len(),
-            );
+            let as_failed = wire_len(&r.record_id, RecordResult::ProcessingFailed, &input[i].data);
             r.wire_len().checked_sub(as_failed).map(|saved| (i, saved))
         })
         .filter(|&(_, saved)| saved > 0)
@@ -421,11 +411,36 @@ fn fit_to_limit(
 }
 
 fn count_duplicates(records: &[FirehoseRecord]) -> u64 {
-    let mut seen = HashSet::with_capacity(records.len());
+    let mut seen: HashSet<&str, BuildHasherDefault<IdHasher>> =
+        HashSet::with_capacity_and_hasher(records.len(), BuildHasherDefault::default());
     records
         .iter()
         .filter(|r| !seen.insert(r.record_id.as_str()))
         .count() as u64
+}
+
+/// A fast multiply-rotate hash for record ids (Firehose makes them; nobody can choose
+/// them to collide), in place of the standard library's SipHash.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 //! Modules: [`firehose`] (the wire contract), [`post`] (the input model), [`document`]
 //! (the output schema and cleaning), [`sentiment`] (analyzers), [`comprehend`] (the
 //! Amazon Comprehend backend), [`handler`] (one
-//! invocation), [`config`], [`error`], [`metrics`] (logs and EMF), [`retry`] (backoff),
+//! invocation), [`config`], [`error`], [`metrics`] (logs and EMF), [`retry`] (backoff), [`scan`] (the fast payload reader),
 //! [`events`] (fixture and response tooling).
 
 pub mod comprehend;
@@ -22,7 +22,9 @@ pub mod handler;
 pub mod metrics;
 pub mod post;
 pub mod retry;
+pub mod scan;
 pub mod sentiment;
+mod write;
 
 pub use config::Config;
 pub use firehose::{FirehoseEvent, FirehoseResponse, RecordResult};

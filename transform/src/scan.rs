@@ -1,0 +1,795 @@
+//! A fast, conservative reader for the post payload: one pass over the bytes, reading the
+//! fields [`StreamPost`] has and validating (without building) everything else.
+//!
+//! It answers `Some(post)` only where `serde_json` would answer `Ok` with the same post,
+//! and `None` ("let `serde_json` decide") for anything unusual: every syntax error,
+//! `null` where the model has no `Option`, a repeated known field, an escaped key, a
+//! number that is not a plain `u64`, a lone surrogate, nesting deeper than 64, a
+//! top-level array. [`crate::handler`] then parses with `serde_json`, whose outcome and
+//! error message are the reference. `tests` below and the proptest in
+//! `tests/transform_contract.rs` check that agreement on generated and mutated payloads.
+//!
+//! The input is already valid UTF-8 (checked before), so strings without escapes are
+//! borrowed from it; strings with escapes are unescaped into an owned `String`.
+
+use std::borrow::Cow;
+
+use crate::post::{
+    Attachments, Entities, Hashtag, Includes, MatchingRule, Media, Mention, PostData,
+    PublicMetrics, ReferencedTweet, StreamPost, User, UserMetrics,
+};
+
+/// Deepest nesting of skipped values read here (`serde_json` allows 128).
+const MAX_DEPTH: u32 = 64;
+
+/// `None`: not decided here.
+type Scan<T> = Option<T>;
+
+/// Reads one post, or `None` when `serde_json` must decide.
+pub fn post(text: &str) -> Option<StreamPost<'_>> {
+    let mut s = Scanner {
+        src: text,
+        bytes: text.as_bytes(),
+        pos: 0,
+    };
+    s.ws();
+    let post = s.stream_post()?;
+    s.ws();
+    (s.pos == s.bytes.len()).then_some(post)
+}
+
+struct Scanner<'a> {
+    src: &'a str,
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+/// Marks the fields of one object already read, so a repeated one is left to serde
+/// (its derive refuses duplicates).
+struct Seen(u32);
+
+impl Seen {
+    fn first(&mut self, field: u32) -> Scan<()> {
+        let bit = 1 << field;
+        if self.0 & bit != 0 {
+            return None;
+        }
+        self.0 |= bit;
+        Some(())
+    }
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Per byte of `v`: the high bit set where the byte is `"`, `\` or below 0x20 (exact for
+/// the lowest flagged byte, which is all the caller reads).
+#[inline]
+fn specials(v: u64) -> u64 {
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    zero(v ^ (ONES * u64::from(b'"')))
+        | zero(v ^ (ONES * u64::from(b'\\')))
+        | (v.wrapping_sub(ONES * 0x20) & !v & HIGHS)
+}
+
+/// Position of the first `"`, `\` or control byte in `bytes` at or after `from`: the bytes
+/// a JSON string cannot hold as they are.
+#[inline]
+pub(crate) fn next_special(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let hits = specials(u64::from_le_bytes(word));
+        if hits != 0 {
+            return Some(i + (hits.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    while let Some(&b) = bytes.get(i) {
+        if b == b'"' || b == b'\\' || b < 0x20 {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+impl<'a> Scanner<'a> {
+    #[inline]
+    fn peek(&self) -> Scan<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    #[inline]
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes.get(self.pos) {
+            self.pos += 1;
+        }
+    }
+
+    #[inline]
+    fn eat(&mut self, b: u8) -> Scan<()> {
+        self.ws();
+        if self.peek()? == b {
+            self.pos += 1;
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Scan<()> {
+        let end = self.pos + word.len();
+        if self.bytes.get(self.pos..end)? == word {
+            self.pos = end;
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    /// `null` (consumed) or not (nothing consumed), after whitespace.
+    #[inline]
+    fn null(&mut self) -> Scan<bool> {
+        self.ws();
+        if self.peek()? == b'n' {
+            self.literal(b"null")?;
+            Some(true)
+        } else {
+            Some(false)
+        }
+    }
+
+    /// Position of the next `"`, `\` or control byte at or after `self.pos`.
+    #[inline]
+    fn next_special(&self) -> Scan<usize> {
+        next_special(self.bytes, self.pos)
+    }
+
+    /// A string value (after whitespace), borrowed when it has no escapes.
+    fn string(&mut self) -> Scan<Cow<'a, str>> {
+        self.eat(b'"')?;
+        let start = self.pos;
+        let end = self.next_special()?;
+        match self.bytes[end] {
+            b'"' => {
+                self.pos = end + 1;
+                Some(Cow::Borrowed(self.src.get(start..end)?))
+            }
+            b'\\' => {
+                let mut out = String::with_capacity(end - start + 16);
+                out.push_str(self.src.get(start..end)?);
+                self.pos = end;
+                loop {
+                    match self.bytes[self.pos] {
+                        b'"' => {
+                            self.pos += 1;
+                            return Some(Cow::Owned(out));
+                        }
+                        b'\\' => {
+                            self.pos += 1;
+                            out.push(self.escape()?);
+                        }
+                        _ => return None, // control byte
+                    }
+                    let from = self.pos;
+                    let to = self.next_special()?;
+                    out.push_str(self.src.get(from..to)?);
+                    self.pos = to;
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// A string value or `null`.
+    fn opt_string(&mut self) -> Scan<Option<Cow<'a, str>>> {
+        if self.null()? {
+            Some(None)
+        } else {
+            self.string().map(Some)
+        }
+    }
+
+    /// One escape after its `\`; lone surrogates are left to serde.
+    fn escape(&mut self) -> Scan<char> {
+        let b = self.peek()?;
+        self.pos += 1;
+        Some(match b {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => {
+                let first = self.hex4()?;
+                match first {
+                    0xD800..=0xDBFF => {
+                        self.literal(b"\\u")?;
+                        let second = self.hex4()?;
+                        if !(0xDC00..=0xDFFF).contains(&second) {
+                            return None;
+                        }
+                        let code = 0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00);
+                        char::from_u32(code)?
+                    }
+                    0xDC00..=0xDFFF => return None,
+                    _ => char::from_u32(first)?,
+                }
+            }
+            _ => return None,
+        })
+    }
+
+    fn hex4(&mut self) -> Scan<u32> {
+        let digits = self.bytes.get(self.pos..self.pos + 4)?;
+        let mut value = 0;
+        for &d in digits {
+            value = value * 16 + char::from(d).to_digit(16)?;
+        }
+        self.pos += 4;
+        Some(value)
+    }
+
+    /// An object key without escapes, and its `:`.
+    #[inline]
+    fn key(&mut self) -> Scan<&'a [u8]> {
+        self.eat(b'"')?;
+        let start = self.pos;
+        let end = self.next_special()?;
+        if self.bytes[end] != b'"' {
+            return None;
+        }
+        self.pos = end + 1;
+        self.eat(b':')?;
+        Some(&self.bytes[start..end])
+    }
+
+    /// An object: `field` reads each value (it returns `None` to give up).
+    fn object(&mut self, mut field: impl FnMut(&mut Self, &'a [u8]) -> Scan<()>) -> Scan<()> {
+        self.eat(b'{')?;
+        self.ws();
+        if self.peek()? == b'}' {
+            self.pos += 1;
+            return Some(());
+        }
+        loop {
+            let key = self.key()?;
+            field(self, key)?;
+            self.ws();
+            match self.peek()? {
+                b',' => self.pos += 1,
+                b'}' => {
+                    self.pos += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// An array: `item` reads each element.
+    fn array(&mut self, mut item: impl FnMut(&mut Self) -> Scan<()>) -> Scan<()> {
+        self.eat(b'[')?;
+        self.ws();
+        if self.peek()? == b']' {
+            self.pos += 1;
+            return Some(());
+        }
+        loop {
+            item(self)?;
+            self.ws();
+            match self.peek()? {
+                b',' => self.pos += 1,
+                b']' => {
+                    self.pos += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// An array into a vector (`null` is left to serde: the model's vectors are not optional).
+    fn vec<T>(&mut self, mut item: impl FnMut(&mut Self) -> Scan<T>) -> Scan<Vec<T>> {
+        let mut out = Vec::new();
+        self.array(|s| {
+            out.push(item(s)?);
+            Some(())
+        })?;
+        Some(out)
+    }
+
+    /// `null` as `None`, anything else read by `read`.
+    fn opt<T>(&mut self, read: impl FnOnce(&mut Self) -> Scan<T>) -> Scan<Option<T>> {
+        if self.null()? {
+            Some(None)
+        } else {
+            read(self).map(Some)
+        }
+    }
+
+    /// A plain non-negative integer that fits in `u64`.
+    fn u64(&mut self) -> Scan<u64> {
+        self.ws();
+        let start = self.pos;
+        let mut value: u64 = 0;
+        while let Some(&d @ b'0'..=b'9') = self.bytes.get(self.pos) {
+            value = value.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+            self.pos += 1;
+        }
+        let len = self.pos - start;
+        if len == 0 || (len > 1 && self.bytes[start] == b'0') {
+            return None;
+        }
+        match self.peek() {
+            Some(b'.' | b'e' | b'E') => None,
+            _ => Some(value),
+        }
+    }
+
+    /// Validates and skips one JSON value of any kind.
+    fn skip(&mut self, depth: u32) -> Scan<()> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        self.ws();
+        match self.peek()? {
+            b'"' => self.skip_string(),
+            b'{' => self.object(|s, _| s.skip(depth + 1)),
+            b'[' => self.array(|s| s.skip(depth + 1)),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            b'-' | b'0'..=b'9' => self.skip_number(),
+            _ => None,
+        }
+    }
+
+    fn skip_string(&mut self) -> Scan<()> {
+        self.pos += 1; // the opening quote
+        loop {
+            let at = self.next_special()?;
+            self.pos = at + 1;
+            match self.bytes[at] {
+                b'"' => return Some(()),
+                b'\\' => {
+                    self.escape()?;
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`
+    fn skip_number(&mut self) -> Scan<()> {
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        match self.peek()? {
+            b'0' => self.pos += 1,
+            b'1'..=b'9' => self.digits(),
+            _ => return None,
+        }
+        if self.peek() == Some(b'.') {
+            self.pos += 1;
+            self.some_digits()?;
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.pos += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.pos += 1;
+            }
+            self.some_digits()?;
+        }
+        Some(())
+    }
+
+    fn digits(&mut self) {
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    fn some_digits(&mut self) -> Scan<()> {
+        let start = self.pos;
+        self.digits();
+        (self.pos > start).then_some(())
+    }
+
+    fn stream_post(&mut self) -> Scan<StreamPost<'a>> {
+        let (mut data, mut includes, mut rules, mut source) = (None, None, None, None);
+        let mut seen = Seen(0);
+        self.object(|s, key| {
+            match key {
+                b"data" => {
+                    seen.first(0)?;
+                    data = Some(s.post_data()?);
+                }
+                b"includes" => {
+                    seen.first(1)?;
+                    includes = Some(s.includes()?);
+                }
+                b"matching_rules" => {
+                    seen.first(2)?;
+                    rules = Some(s.vec(Self::matching_rule)?);
+                }
+                b"source" => {
+                    seen.first(3)?;
+                    source = s.opt_string()?;
+                }
+                _ => s.skip(1)?,
+            }
+            Some(())
+        })?;
+        Some(StreamPost {
+            data: data?,
+            includes: includes.unwrap_or_default(),
+            matching_rules: rules.unwrap_or_default(),
+            source,
+        })
+    }
+
+    fn post_data(&mut self) -> Scan<PostData<'a>> {
+        let (mut id, mut text) = (None, None);
+        let mut d = PostData {
+            id: Cow::Borrowed(""),
+            text: Cow::Borrowed(""),
+            created_at: None,
+            lang: None,
+            author_id: None,
+            public_metrics: None,
+            entities: None,
+            attachments: None,
+            referenced_tweets: Vec::new(),
+            in_reply_to_user_id: None,
+        };
+        let mut seen = Seen(0);
+        self.object(|s, key| {
+            match key {
+                b"id" => {
+                    seen.first(0)?;
+                    id = Some(s.string()?);
+                }
+                b"text" => {
+                    seen.first(1)?;
+                    text = Some(s.string()?);
+                }
+                b"created_at" => {
+                    seen.first(2)?;
+                    d.created_at = s.opt_string()?;
+                }
+                b"lang" => {
+                    seen.first(3)?;
+                    d.lang = s.opt_string()?;
+                }
+                b"author_id" => {
+                    seen.first(4)?;
+                    d.author_id = s.opt_string()?;
+                }
+                b"public_metrics" => {
+                    seen.first(5)?;
+                    d.public_metrics = s.opt(Self::public_metrics)?;
+                }
+                b"entities" => {
+                    seen.first(6)?;
+                    d.entities = s.opt(Self::entities)?;
+                }
+                b"attachments" => {
+                    seen.first(7)?;
+                    d.attachments = s.opt(Self::attachments)?;
+                }
+                b"referenced_tweets" => {
+                    seen.first(8)?;
+                    d.referenced_tweets = s.vec(Self::referenced_tweet)?;
+                }
+                b"in_reply_to_user_id" => {
+                    seen.first(9)?;
+                    d.in_reply_to_user_id = s.opt_string()?;
+                }
+                _ => s.skip(2)?,
+            }
+            Some(())
+        })?;
+        d.id = id?;
+        d.text = text?;
+        Some(d)
+    }
+
+    fn public_metrics(&mut self) -> Scan<PublicMetrics> {
+        let mut m = PublicMetrics::default();
+        let mut seen = Seen(0);
+        self.object(|s, key| {
+            match key {
+                b"retweet_count" => {
+                    seen.first(0)?;
+                    m.retweet_count = s.u64()?;
+                }
+                b"reply_count" => {
+                    seen.first(1)?;
+                    m.reply_count = s.u64()?;
+                }
+                b"like_count" => {
+                    seen.first(2)?;
+                    m.like_count = s.u64()?;
+                }
+                b"quote_count" => {
+                    seen.first(3)?;
+                    m.quote_count = s.u64()?;
+                }
+                b"impression_count" => {
+                    seen.first(4)?;
+                    m.impression_count = s.opt(Self::u64)?;
+                }
+                b"bookmark_count" => {
+                    seen.first(5)?;
+                    m.bookmark_count = s.opt(Self::u64)?;
+                }
+                _ => s.skip(3)?,
+            }
+            Some(())
+        })?;
+        Some(m)
+    }
+
+    fn entities(&mut self) -> Scan<Entities<'a>> {
+        let mut e = Entities::default();
+        let mut seen = Seen(0);
+        self.object(|s, key| {
+            match key {
+                b"hashtags" => {
+                    seen.first(0)?;
+                    e.hashtags =
+                        s.vec(|s| s.required_string(b"tag", 4).map(|tag| Hashtag { tag }))?;
+                }
+                b"mentions" => {
+                    seen.first(1)?;
+                    e.mentions = s.vec(|s| {
+                        s.required_string(b"username", 4)
+                            .map(|username| Mention { username })
+                    })?;
+                }
+                b"urls" => {
+                    seen.first(2)?;
+                    e.urls = s.vec(|s| s.skip(4).map(|()| serde::de::IgnoredAny))?;
+                }
+                _ => s.skip(3)?,
+            }
+            Some(())
+        })?;
+        Some(e)
+    }
+
+    /// An object of which one string field is read (and required).
+    fn required_string(&mut self, name: &[u8], depth: u32) -> Scan<Cow<'a, str>> {
+        let mut value = None;
+        self.object(|s, key| {
+            if key == name {
+                if value.is_some() {
+                    return None;
+                }
+                value = Some(s.string()?);
+                Some(())
+            } else {
+                s.skip(depth)
+            }
+        })?;
+        value
+    }
+
+    fn attachments(&mut self) -> Scan<Attachments<'a>> {
+        let mut a = Attachments::default();
+        let mut seen = Seen(0);
+        self.object(|s, key| {
+            if key == b"media_keys" {
+                seen.first(0)?;
+                a.media_keys = s.vec(Self::string)?;
+                Some(())
+            } else {
+                s.skip(3)
+            }
+        })?;
+        Some(a)
+    }
+
+    fn referenced_tweet(&mut self) -> Scan<ReferencedTweet<'a>> {
+        self.required_string(b"type", 3)
+            .map(|kind| ReferencedTweet { kind })
+    }
+
+    fn includes(&mut self) -> Scan<Includes<'a>> {
+        let mut inc = Includes::default();
+        let mut seen = Seen(0);
+        self.object(|s, key| {
+            match key {
+                b"users" => {
+                    seen.first(0)?;
+                    inc.users = s.vec(Self::user)?;
+                }
+                b"media" => {
+                    seen.first(1)?;
+                    inc.media = s.vec(Self::media)?;
+                }
+                _ => s.skip(2)?,
+            }
+            Some(())
+        })?;
+        Some(inc)
+    }
+
+    fn user(&mut self) -> Scan<User<'a>> {
+        let mut id = None;
+        let mut u = User {
+            id: Cow::Borrowed(""),
+            username: None,
+            name: None,
+            public_metrics: None,
+        };
+        let mut seen = Seen(0);
+        self.object(|s, key| {
+            match key {
+                b"id" => {
+                    seen.first(0)?;
+                    id = Some(s.string()?);
+                }
+                b"username" => {
+                    seen.first(1)?;
+                    u.username = s.opt_string()?;
+                }
+                b"name" => {
+                    seen.first(2)?;
+                    u.name = s.opt_string()?;
+                }
+                b"public_metrics" => {
+                    seen.first(3)?;
+                    u.public_metrics = s.opt(Self::user_metrics)?;
+                }
+                _ => s.skip(3)?,
+            }
+            Some(())
+        })?;
+        u.id = id?;
+        Some(u)
+    }
+
+    fn user_metrics(&mut self) -> Scan<UserMetrics> {
+        let mut m = UserMetrics::default();
+        let mut seen = Seen(0);
+        self.object(|s, key| {
+            if key == b"followers_count" {
+                seen.first(0)?;
+                m.followers_count = s.opt(Self::u64)?;
+                Some(())
+            } else {
+                s.skip(4)
+            }
+        })?;
+        Some(m)
+    }
+
+    fn media(&mut self) -> Scan<Media<'a>> {
+        let (mut media_key, mut kind) = (None, None);
+        let mut seen = Seen(0);
+        self.object(|s, key| {
+            match key {
+                b"media_key" => {
+                    seen.first(0)?;
+                    media_key = Some(s.string()?);
+                }
+                b"type" => {
+                    seen.first(1)?;
+                    kind = Some(s.string()?);
+                }
+                _ => s.skip(3)?,
+            }
+            Some(())
+        })?;
+        Some(Media {
+            media_key: media_key?,
+            kind: kind?,
+        })
+    }
+
+    fn matching_rule(&mut self) -> Scan<MatchingRule<'a>> {
+        let mut rule = MatchingRule {
+            id: None,
+            tag: None,
+        };
+        let mut seen = Seen(0);
+        self.object(|s, key| {
+            match key {
+                b"id" => {
+                    seen.first(0)?;
+                    rule.id = s.opt_string()?;
+                }
+                b"tag" => {
+                    seen.first(1)?;
+                    rule.tag = s.opt_string()?;
+                }
+                _ => s.skip(3)?,
+            }
+            Some(())
+        })?;
+        Some(rule)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both readers on one payload: the scanner may decline, but when it reads, serde
+    /// must read the same post.
+    fn agree(json: &str) -> bool {
+        let fast = post(json).map(|p| format!("{p:?}"));
+        let slow = serde_json::from_str::<StreamPost>(json).map(|p| format!("{p:?}"));
+        match (&fast, &slow) {
+            (Some(f), Ok(s)) => assert_eq!(f, s, "{json}"),
+            (Some(f), Err(e)) => panic!("scanner read {f} where serde said {e}: {json}"),
+            (None, _) => {}
+        }
+        fast.is_some()
+    }
+
+    #[test]
+    fn reads_what_serde_reads() {
+        let full = r#" {"data":{"id":"42","text":"Cats &amp; dogs \"quoted\" \u00e9\ud83d\ude00 \/ \n",
+            "created_at":"2023-03-14T15:09:26.000Z","lang":null,"author_id":"7","extra":[1,-2.5e+3,{"a":[true,false,null]},"x\\y"],
+            "public_metrics":{"retweet_count":1,"reply_count":0,"like_count":3,"quote_count":4,"bookmark_count":null,"impression_count":100},
+            "entities":{"hashtags":[{"start":0,"tag":"Caturday"}],"mentions":[{"username":"Bob","id":"9"}],"urls":[{"url":"u"},2]},
+            "attachments":{"media_keys":["3_1"]},"in_reply_to_user_id":"8",
+            "referenced_tweets":[{"type":"quoted","id":"9"}]},
+            "includes":{"users":[{"id":"7","username":"kitty","name":"K\u0069t","public_metrics":{"followers_count":12,"x":0}}],
+                        "media":[{"media_key":"3_1","type":"photo"}],"tweets":[{}]},
+            "matching_rules":[{"id":"1","tag":"cats"},{"tag":null}],"source":"x"}
+"#;
+        assert!(agree(full));
+        assert!(agree(
+            r#"{"data":{"text":"","id":""},"includes":{},"matching_rules":[]}"#
+        ));
+        assert!(agree(
+            r#"{"data":{"id":"1","text":"a","public_metrics":null}}"#
+        ));
+    }
+
+    #[test]
+    fn declines_what_serde_refuses_or_reads_differently() {
+        for json in [
+            r#"{"data":{"id":"1","text":"a"}} x"#,
+            r#"{"data":{"id":"1","text":"a"},}"#,
+            r#"{"data":{"id":"1","text":"a"}"#,
+            r#"{"data":{"id":"1"}}"#,
+            r#"{"data":{"id":1,"text":"a"}}"#,
+            r#"{"data":{"id":"1","id":"2","text":"a"}}"#,
+            r#"{"data":{"id":"1","text":"a","public_metrics":{"like_count":1.0}}}"#,
+            r#"{"data":{"id":"1","text":"a","public_metrics":{"like_count":-1}}}"#,
+            r#"{"data":{"id":"1","text":"a","public_metrics":{"like_count":01}}}"#,
+            r#"{"data":{"id":"1","text":"a","public_metrics":{"like_count":18446744073709551616}}}"#,
+            r#"{"data":{"id":"1","text":"a\ud800"}}"#,
+            r#"{"data":{"id":"1","text":"a	b"}}"#,
+            r#"{"data":{"id":"1","text":"a"},"matching_rules":null}"#,
+            r#"{"data":{"id":"1","text":"a"},"x":[1,]}"#,
+            r#"{"data":{"id":"1","text":"a"},"x":-}"#,
+            r#"{"data":{"id":"1","text":"a"},"x":1.}"#,
+            r#"{"data":{"id":"1","text":"a"},"x":tru}"#,
+            r#"{"d\u0061ta":{"id":"1","text":"a"}}"#,
+            r#"[{"id":"1","text":"a"}]"#,
+            "",
+        ] {
+            assert!(!agree(json), "scanner should decline: {json}");
+        }
+    }
+
+    #[test]
+    fn every_cut_of_a_post_is_declined_or_agreed() {
+        let full = r#"{"data":{"id":"42","text":"a \"b\" \u00e9","public_metrics":{"like_count":3},"x":[1.5e3,null]},"matching_rules":[{"tag":"cats"}]}"#;
+        for end in 0..full.len() {
+            agree(&full[..end]);
+        }
+        assert!(agree(full));
+    }
+}

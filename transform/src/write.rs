@@ -1,0 +1,123 @@
+//! Writing JSON by hand for the hot path: the document line of every `Ok` record.
+//!
+//! Output is byte for byte what `serde_json::to_vec` makes of the same value (compact,
+//! `"`/`\`/control characters escaped as serde_json escapes them, nothing else escaped);
+//! `document::tests` and `tests/scan_agreement.rs` hold the two side by side.
+
+use crate::scan::next_special;
+
+/// Appends `s` as a JSON string.
+#[inline]
+pub(crate) fn string(out: &mut Vec<u8>, s: &str) {
+    let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    let mut from = 0;
+    while let Some(at) = next_special(bytes, from) {
+        out.extend_from_slice(&bytes[from..at]);
+        escape(out, bytes[at]);
+        from = at + 1;
+    }
+    out.extend_from_slice(&bytes[from..]);
+    out.push(b'"');
+}
+
+fn escape(out: &mut Vec<u8>, b: u8) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    match b {
+        b'"' => out.extend_from_slice(b"\\\""),
+        b'\\' => out.extend_from_slice(b"\\\\"),
+        b'\n' => out.extend_from_slice(b"\\n"),
+        b'\r' => out.extend_from_slice(b"\\r"),
+        b'\t' => out.extend_from_slice(b"\\t"),
+        0x08 => out.extend_from_slice(b"\\b"),
+        0x0c => out.extend_from_slice(b"\\f"),
+        _ => out.extend_from_slice(&[
+            b'\\',
+            b'u',
+            b'0',
+            b'0',
+            HEX[usize::from(b >> 4)],
+            HEX[usize::from(b & 0xf)],
+        ]),
+    }
+}
+
+/// Appends an unsigned integer.
+#[inline]
+pub(crate) fn uint(out: &mut Vec<u8>, n: u64) {
+    let mut buf = itoa::Buffer::new();
+    out.extend_from_slice(buf.format(n).as_bytes());
+}
+
+/// Appends `true` or `false`.
+#[inline]
+pub(crate) fn boolean(out: &mut Vec<u8>, b: bool) {
+    out.extend_from_slice(if b { b"true" } else { b"false" });
+}
+
+/// Appends a string or `null`.
+#[inline]
+pub(crate) fn opt_string(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        Some(s) => string(out, s),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+/// Appends an integer or `null`.
+#[inline]
+pub(crate) fn opt_uint(out: &mut Vec<u8>, n: Option<u64>) {
+    match n {
+        Some(n) => uint(out, n),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+/// Appends an array of strings.
+pub(crate) fn strings<S: AsRef<str>>(out: &mut Vec<u8>, items: &[S]) {
+    out.push(b'[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        string(out, item.as_ref());
+    }
+    out.push(b']');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        let every_ascii: String = (0u8..0x80).map(char::from).collect();
+        for s in [
+            "",
+            "plain",
+            "a \"quoted\" \\ back/slash",
+            "é 🐱 مرحبا 日本語",
+            every_ascii.as_str(),
+            "\u{7f}\u{2028}\u{2029}",
+        ] {
+            let mut out = Vec::new();
+            string(&mut out, s);
+            assert_eq!(out, serde_json::to_vec(s).unwrap(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn numbers_and_lists() {
+        let mut out = Vec::new();
+        uint(&mut out, u64::MAX);
+        opt_uint(&mut out, None);
+        boolean(&mut out, true);
+        strings(&mut out, &["a", "b\n"]);
+        opt_string(&mut out, Some("x"));
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "18446744073709551615nulltrue[\"a\",\"b\\n\"]\"x\""
+        );
+    }
+}
