@@ -24,7 +24,7 @@ for round in 1 2; do
     > "target/bench/python.$round.jsonl"
   echo "[round $round] Rust criterion benches (cargo bench -p transform)" >&2
   TRANSFORM_BENCH_EVENT=$event cargo bench -q -p transform --bench transform -- \
-    --save-baseline "round$round" >&2
+    'transform_3mb|cold_start' --save-baseline "round$round" >&2
 done
 
 echo "[memory] peak memory of the Lambda process (cargo lambda watch --release)" >&2

@@ -258,7 +258,7 @@ pub fn iso_millis(ms: i64) -> String {
         ] {
             out[at] = sep;
         }
-        return out.iter().map(|&b| char::from(b)).collect();
+        return String::from_utf8_lossy(&out).into_owned();
     }
     match Utc.timestamp_millis_opt(ms).single() {
         Some(t) => t.to_rfc3339_opts(SecondsFormat::Millis, true),
