@@ -52,32 +52,34 @@ fn any_json() -> impl Strategy<Value = Value> {
     })
 }
 
-/// A string, a number, or any value, in the places the model reads.
-fn field(typical: Value) -> impl Strategy<Value = Option<Value>> {
+/// In a place the model reads: the typical value, nothing, or (when `wild`) `null` or
+/// any value at all.
+fn field(typical: Value, wild: bool) -> impl Strategy<Value = Option<Value>> {
+    let w = u32::from(wild);
     prop_oneof![
         6 => Just(Some(typical)),
         2 => Just(None),
-        1 => Just(Some(Value::Null)),
-        1 => any_json().prop_map(Some),
+        w => Just(Some(Value::Null)),
+        w => any_json().prop_map(Some),
     ]
 }
 
-fn post_strategy() -> impl Strategy<Value = Value> {
+fn post_strategy(wild: bool) -> impl Strategy<Value = Value> {
     (
         (
-            field(json!("1580000000000041421")),
-            field(json!("cats &amp; dogs \"quoted\" é 🐱 \\ / \u{7}")),
-            field(json!("2023-03-14T15:09:26.195Z")),
-            field(json!("en")),
-            field(json!({"retweet_count": 1, "reply_count": 2, "like_count": 3, "quote_count": 0, "impression_count": 380})),
-            field(json!({"hashtags": [{"start": 1, "tag": "Meow"}], "mentions": [{"username": "Bob"}], "urls": [{"url": "u"}]})),
-            field(json!({"media_keys": ["3_1"]})),
-            field(json!([{"type": "quoted", "id": "9"}])),
+            field(json!("1580000000000041421"), wild),
+            field(json!("cats &amp; dogs \"quoted\" é 🐱 \\ / \u{7}"), wild),
+            field(json!("2023-03-14T15:09:26.195Z"), wild),
+            field(json!("en"), wild),
+            field(json!({"retweet_count": 1, "reply_count": 2, "like_count": 3, "quote_count": 0, "impression_count": 380}), wild),
+            field(json!({"hashtags": [{"start": 1, "tag": "Meow"}], "mentions": [{"username": "Bob"}], "urls": [{"url": "u"}]}), wild),
+            field(json!({"media_keys": ["3_1"]}), wild),
+            field(json!([{"type": "quoted", "id": "9"}]), wild),
         ),
         (
-            field(json!({"users": [{"id": "7", "username": "k", "name": "K", "public_metrics": {"followers_count": 5}}], "media": [{"media_key": "3_1", "type": "photo"}]})),
-            field(json!([{"id": "1", "tag": "cats"}, {"id": "2", "tag": "dogs"}])),
-            field(json!("bluesky")),
+            field(json!({"users": [{"id": "7", "username": "k", "name": "K", "public_metrics": {"followers_count": 5}}], "media": [{"media_key": "3_1", "type": "photo"}]}), wild),
+            field(json!([{"id": "1", "tag": "cats"}, {"id": "2", "tag": "dogs"}]), wild),
+            field(json!("bluesky"), wild),
             any_json(),
         ),
     )
@@ -130,6 +132,7 @@ fn apply(text: &str, edit: &Edit) -> String {
         .collect();
     match edit {
         Edit::Cut(i) => text[..*i.get(&boundaries)].to_string(),
+        Edit::Replace(_, _) if text.is_empty() => String::new(),
         Edit::Replace(i, c) => {
             let at = *i.get(&boundaries[..boundaries.len() - 1]);
             let next = text[at..]
@@ -193,7 +196,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
 
     #[test]
-    fn the_scanner_never_disagrees_with_serde(post in post_strategy(), edits in prop::collection::vec(edit_strategy(), 0..3)) {
+    fn the_scanner_never_disagrees_with_serde(post in post_strategy(true), edits in prop::collection::vec(edit_strategy(), 0..3)) {
         let mut text = serde_json::to_string(&post).unwrap();
         for edit in &edits {
             text = apply(&text, edit);
@@ -202,17 +205,17 @@ proptest! {
     }
 
     #[test]
-    fn the_scanner_reads_well_formed_posts(post in post_strategy()) {
+    fn the_scanner_reads_well_formed_posts(post in post_strategy(false)) {
+        // Typical values in every place the model reads (any value elsewhere), pretty-printed:
+        // wherever serde reads such a post, the scanner must read it too.
         let text = serde_json::to_string_pretty(&post).unwrap();
-        // A post serde reads, with no unusual input (no null for a vector, no float count),
-        // must be read by the scanner too.
-        if serde_json::from_str::<StreamPost>(&text).is_ok() && !text.contains("null") && !text.contains('.') && !text.contains('-') {
+        if serde_json::from_str::<StreamPost>(&text).is_ok() {
             prop_assert!(agree(&text), "scanner declined: {}", text);
         }
     }
 
     #[test]
-    fn documents_are_written_as_serde_writes_them(post in post_strategy(), sentiment in sentiment_strategy()) {
+    fn documents_are_written_as_serde_writes_them(post in post_strategy(true), sentiment in sentiment_strategy()) {
         writes_like_serde(&serde_json::to_string(&post).unwrap(), sentiment);
     }
 }

@@ -332,22 +332,75 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// Validates and skips one JSON value of any kind.
+    /// Validates and skips one JSON value of any kind, `depth` levels down: one loop with
+    /// a bit stack of open containers (1 = object) instead of recursion.
     fn skip(&mut self, depth: u32) -> Scan<()> {
-        if depth > MAX_DEPTH {
+        let limit = MAX_DEPTH.checked_sub(depth)?;
+        let mut open: u64 = 0; // bit i: the container at nesting i is an object
+        let mut nesting: u32 = 0;
+        'value: loop {
+            self.ws();
+            match self.peek()? {
+                b'"' => self.skip_string()?,
+                b'{' | b'[' => {
+                    let object = self.bytes[self.pos] == b'{';
+                    self.pos += 1;
+                    self.ws();
+                    let close = if object { b'}' } else { b']' };
+                    if self.peek()? == close {
+                        self.pos += 1;
+                    } else {
+                        if nesting == limit {
+                            return None;
+                        }
+                        open = (open << 1) | u64::from(object);
+                        nesting += 1;
+                        if object {
+                            self.skip_key()?;
+                        }
+                        continue 'value;
+                    }
+                }
+                b't' => self.literal(b"true")?,
+                b'f' => self.literal(b"false")?,
+                b'n' => self.literal(b"null")?,
+                b'-' | b'0'..=b'9' => self.skip_number()?,
+                _ => return None,
+            }
+            // After a value: a separator, or the end of one or more containers.
+            loop {
+                if nesting == 0 {
+                    return Some(());
+                }
+                self.ws();
+                let in_object = open & 1 == 1;
+                match (self.peek()?, in_object) {
+                    (b',', _) => {
+                        self.pos += 1;
+                        if in_object {
+                            self.skip_key()?;
+                        }
+                        continue 'value;
+                    }
+                    (b'}', true) | (b']', false) => {
+                        self.pos += 1;
+                        open >>= 1;
+                        nesting -= 1;
+                    }
+                    _ => return None,
+                }
+            }
+        }
+    }
+
+    /// An object key (escapes allowed) and its `:`, inside a skipped value.
+    fn skip_key(&mut self) -> Scan<()> {
+        self.ws();
+        if self.peek()? != b'"' {
             return None;
         }
-        self.ws();
-        match self.peek()? {
-            b'"' => self.skip_string(),
-            b'{' => self.object(|s, _| s.skip(depth + 1)),
-            b'[' => self.array(|s| s.skip(depth + 1)),
-            b't' => self.literal(b"true"),
-            b'f' => self.literal(b"false"),
-            b'n' => self.literal(b"null"),
-            b'-' | b'0'..=b'9' => self.skip_number(),
-            _ => None,
-        }
+        self.skip_string()?;
+        self.eat(b':')
     }
 
     fn skip_string(&mut self) -> Scan<()> {
@@ -781,6 +834,16 @@ mod tests {
             "",
         ] {
             assert!(!agree(json), "scanner should decline: {json}");
+        }
+    }
+
+    #[test]
+    fn deep_skipped_values_are_read_or_declined() {
+        for depth in [1, 30, 60, 61, 62, 63, 64, 65, 100, 200] {
+            let nested = format!("{}{}{}", "[{\"a\":".repeat(depth), "1", "}]".repeat(depth));
+            let json = format!(r#"{{"data":{{"id":"1","text":"a","x":{nested}}},"y":[[]]}}"#);
+            let read = agree(&json);
+            assert_eq!(read, depth <= 30, "depth {depth}");
         }
     }
 
