@@ -16,9 +16,9 @@ mkdir -p target/bench
 [ -f "$event" ] || python3 "$shared/gen_tweets.py" --target-bytes 3000000 --out "$event"
 "$venv/bin/python" -c 'import vaderSentiment' 2>/dev/null || "$venv/bin/pip" install -q vaderSentiment==3.3.2
 
-# Two rounds, Python and Rust interleaved; each side's best round counts, since this
+# Three rounds, Python and Rust interleaved; each side's best round counts, since this
 # machine's noise only ever slows a run down.
-for round in 1 2; do
+for round in 1 2 3; do
   echo "[round $round] Python seed Lambda (clean, clean_full, vader), 11 runs each" >&2
   "$venv/bin/python" "$shared/seed_lambda_bench.py" "$event" --modes clean,clean_full,vader --runs 11 \
     > "target/bench/python.$round.jsonl"
@@ -53,7 +53,7 @@ echo "[summary]" >&2
 import json, sys, pathlib
 event, peak_kib = sys.argv[1], int(sys.argv[2])
 n = len(json.load(open(event))["records"])
-rounds = (1, 2)
+rounds = (1, 2, 3)
 py = {}
 for rnd in rounds:
     for r in map(json.loads, open(f"target/bench/python.{rnd}.jsonl")):
