@@ -16,10 +16,6 @@ mkdir -p target/bench
 [ -f "$event" ] || python3 "$shared/gen_tweets.py" --target-bytes 3000000 --out "$event"
 "$venv/bin/python" -c 'import vaderSentiment' 2>/dev/null || "$venv/bin/pip" install -q vaderSentiment==3.3.2
 
-# The Lambda's allocator settings (serverless/serverless.yml), for the benches and the
-# memory measurement alike.
-export MIMALLOC_ARENA_EAGER_COMMIT=0 MIMALLOC_PURGE_DELAY=0
-
 # Three rounds, Python and Rust interleaved; each side's best round counts, since this
 # machine's noise only ever slows a run down.
 for round in 1 2 3; do
