@@ -7,10 +7,6 @@
 //! on first use. `transform/benches/compare.sh` runs these beside the Python seed Lambda.
 
 use std::path::PathBuf;
-
-/// The Lambda binary's allocator, so these figures are the Lambda's.
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::Command;
 
 use chrono::Utc;

@@ -4,12 +4,6 @@
 use std::time::{Duration, Instant};
 
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
-
-/// mimalloc: VADER's many small allocations run 13–16 % faster than with the system
-/// allocator; peak memory on a full 3 MB buffer stays well under the 64 MiB goal (see the
-/// README's performance section, measured by `transform/benches/compare.sh`).
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use transform::metrics::{emf_line, log_report};
 use transform::{Analyzer, Backend, Config, FirehoseEvent, FirehoseResponse, Transformer};
 
