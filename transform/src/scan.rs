@@ -7,7 +7,7 @@
 //! number that is not a plain `u64`, a lone surrogate, nesting deeper than 64, a
 //! top-level array. [`crate::handler`] then parses with `serde_json`, whose outcome and
 //! error message are the reference. `tests` below and the proptest in
-//! `tests/transform_contract.rs` check that agreement on generated and mutated payloads.
+//! `tests/fast_paths.rs` check that agreement on generated and mutated payloads.
 //!
 //! The input is already valid UTF-8 (checked before), so strings without escapes are
 //! borrowed from it; strings with escapes are unescaped into an owned `String`.
