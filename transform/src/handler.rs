@@ -1,7 +1,11 @@
 //! One invocation: a Firehose event in, a Firehose response and a [`Report`] out.
 //!
 //! Each record is decoded on its own (base64, UTF-8, JSON), cleaned, filtered by the
-//! policy, then all kept documents are scored by the analyzer in one batch and encoded.
+//! policy; the kept documents are scored by the analyzer in batches and encoded. The batch
+//! size is the analyzer's ([`Analyzer::batch_records`]): the whole event for Comprehend
+//! (one call per 25 texts of a language, several in flight), 32 records for the local
+//! analyzers, so a record's bytes are read, scored and written while still in cache and the
+//! decoded payloads of only one batch are in memory.
 //! Every input record gets exactly one response record, same id, same position, with a
 //! result decided on purpose and counted. The response never exceeds the configured
 //! limit: when the documents would not fit, the records whose documents save the most
@@ -85,9 +89,35 @@ fn as_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error
 }
 
 impl Report {
-    fn count_failed(&mut self, reason: &'static str) {
-        self.failed += 1;
-        *self.failed_by_reason.entry(reason).or_default() += 1;
+    /// Counts every record's outcome, in order.
+    fn count(&mut self, outcomes: &[Outcome], categories: Categories) {
+        let mut per_category = vec![0u64; categories.names.len()];
+        self.reasons.reserve(outcomes.len());
+        for outcome in outcomes {
+            match *outcome {
+                Outcome::Ok { category, label } => {
+                    self.ok += 1;
+                    per_category[category] += 1;
+                    *self.sentiment_labels.entry(label).or_default() += 1;
+                    self.reasons.push("");
+                }
+                Outcome::Dropped(reason) => {
+                    self.dropped += 1;
+                    *self.dropped_by_reason.entry(reason).or_default() += 1;
+                    self.reasons.push(reason);
+                }
+                Outcome::Failed(reason) => {
+                    self.failed += 1;
+                    *self.failed_by_reason.entry(reason).or_default() += 1;
+                    self.reasons.push(reason);
+                }
+            }
+        }
+        for (name, n) in categories.names.into_iter().zip(per_category) {
+            if n > 0 {
+                *self.categories.entry(name).or_default() += n;
+            }
+        }
     }
 
     /// Adds another invocation's counts to this one (for multi-event runs).
@@ -117,6 +147,36 @@ impl Report {
     }
 }
 
+/// What became of one record, as counted in the [`Report`].
+#[derive(Debug, Clone, Copy)]
+enum Outcome {
+    /// `Ok`: index into [`Categories`], sentiment label (`none` without one).
+    Ok {
+        category: usize,
+        label: &'static str,
+    },
+    Dropped(&'static str),
+    Failed(&'static str),
+}
+
+/// The distinct primary categories of an invocation (a handful), in first-seen order.
+#[derive(Default)]
+struct Categories {
+    names: Vec<String>,
+}
+
+impl Categories {
+    fn index(&mut self, name: &str) -> usize {
+        match self.names.iter().position(|n| n == name) {
+            Some(i) => i,
+            None => {
+                self.names.push(name.to_string());
+                self.names.len() - 1
+            }
+        }
+    }
+}
+
 /// Where one record stands between decoding and encoding.
 enum Stage<'a> {
     Keep(Box<Document<'a>>),
@@ -124,7 +184,7 @@ enum Stage<'a> {
     Failed(RecordError),
 }
 
-/// Every record's decoded payload in one buffer, so documents can borrow from it.
+/// A batch's decoded payloads in one buffer, so its documents can borrow from it.
 struct Payloads {
     bytes: Vec<u8>,
     /// Per record: the payload's range in `bytes`, or why `data` is not base64.
@@ -196,54 +256,71 @@ impl<A: Analyzer> Transformer<A> {
             records: event.records.len() as u64,
             ..Report::default()
         };
-
-        let payloads = Payloads::decode(&event.records);
-        report.bytes_in = payloads.bytes.len() as u64;
-        let mut stages: Vec<Stage<'_>> = event
-            .records
-            .iter()
-            .zip(&payloads.ranges)
-            .map(|(record, range)| {
-                let stage = match range {
-                    Ok(range) => self.stage(record, &payloads.bytes[range.clone()], &processed_at),
-                    Err(err) => Stage::Failed(err.clone()),
-                };
-                if let Stage::Failed(err) = &stage {
-                    warn!(record_id = %record.record_id, reason = err.reason(), error = %err, "record failed");
-                }
-                stage
-            })
-            .collect();
-
-        report.sentiment = self.score(&mut stages, deadline).await;
-
-        let mut records = Vec::with_capacity(stages.len());
+        let mut records = Vec::with_capacity(event.records.len());
+        let mut outcomes = Vec::with_capacity(event.records.len());
+        let mut categories = Categories::default();
         let mut doc_buf = Vec::with_capacity(4096);
-        for (record, stage) in event.records.iter().zip(&stages) {
-            let (result, data) = match stage {
-                Stage::Keep(doc) => {
-                    doc_buf.clear();
-                    doc.write_json(&mut doc_buf);
-                    doc_buf.push(b'\n');
-                    (
-                        RecordResult::Ok,
-                        base64_simd::STANDARD.encode_to_string(&doc_buf),
-                    )
-                }
-                Stage::Dropped(_) => (RecordResult::Dropped, String::new()),
-                Stage::Failed(_) => (RecordResult::ProcessingFailed, record.data.clone()),
-            };
-            records.push(ResponseRecord {
-                record_id: record.record_id.clone(),
-                result,
-                data,
-            });
+        // A batch is read, scored and written before the next is read (see
+        // `Analyzer::batch_records`); a remote analyzer gets the whole event as one batch.
+        for batch in event.records.chunks(self.analyzer.batch_records().max(1)) {
+            let payloads = Payloads::decode(batch);
+            report.bytes_in += payloads.bytes.len() as u64;
+            let mut stages: Vec<Stage<'_>> = batch
+                .iter()
+                .zip(&payloads.ranges)
+                .map(|(record, range)| {
+                    let stage = match range {
+                        Ok(range) => {
+                            self.stage(record, &payloads.bytes[range.clone()], &processed_at)
+                        }
+                        Err(err) => Stage::Failed(err.clone()),
+                    };
+                    if let Stage::Failed(err) = &stage {
+                        warn!(record_id = %record.record_id, reason = err.reason(), error = %err, "record failed");
+                    }
+                    stage
+                })
+                .collect();
+            report
+                .sentiment
+                .merge(&self.score(&mut stages, deadline).await);
+            for (record, stage) in batch.iter().zip(stages) {
+                let (result, data, outcome) = match stage {
+                    Stage::Keep(doc) => {
+                        doc_buf.clear();
+                        doc.write_json(&mut doc_buf);
+                        doc_buf.push(b'\n');
+                        let outcome = Outcome::Ok {
+                            category: categories.index(&doc.category),
+                            label: doc.sentiment.as_ref().map_or("none", |s| s.label.as_str()),
+                        };
+                        let data = base64_simd::STANDARD.encode_to_string(&doc_buf);
+                        (RecordResult::Ok, data, outcome)
+                    }
+                    Stage::Dropped(reason) => (
+                        RecordResult::Dropped,
+                        String::new(),
+                        Outcome::Dropped(reason),
+                    ),
+                    Stage::Failed(err) => (
+                        RecordResult::ProcessingFailed,
+                        record.data.clone(),
+                        Outcome::Failed(err.reason()),
+                    ),
+                };
+                records.push(ResponseRecord {
+                    record_id: record.record_id.clone(),
+                    result,
+                    data,
+                });
+                outcomes.push(outcome);
+            }
         }
 
         let (overflow, size) =
             fit_to_limit(&event.records, &mut records, self.config.response_limit)?;
         for &i in &overflow {
-            stages[i] = Stage::Failed(RecordError::ResponseTooLarge);
+            outcomes[i] = Outcome::Failed(RecordError::ResponseTooLarge.reason());
         }
         if !overflow.is_empty() {
             warn!(
@@ -253,32 +330,7 @@ impl<A: Analyzer> Transformer<A> {
             );
         }
 
-        report.reasons.reserve(stages.len());
-        for stage in &stages {
-            report.reasons.push(match stage {
-                Stage::Keep(_) => "",
-                Stage::Dropped(reason) => reason,
-                Stage::Failed(err) => err.reason(),
-            });
-            match stage {
-                Stage::Keep(doc) => {
-                    report.ok += 1;
-                    match report.categories.get_mut(doc.category.as_ref()) {
-                        Some(n) => *n += 1,
-                        None => {
-                            report.categories.insert(doc.category.to_string(), 1);
-                        }
-                    }
-                    let label = doc.sentiment.as_ref().map_or("none", |s| s.label.as_str());
-                    *report.sentiment_labels.entry(label).or_default() += 1;
-                }
-                Stage::Dropped(reason) => {
-                    report.dropped += 1;
-                    *report.dropped_by_reason.entry(reason).or_default() += 1;
-                }
-                Stage::Failed(err) => report.count_failed(err.reason()),
-            }
-        }
+        report.count(&outcomes, categories);
         report.duplicate_record_ids = count_duplicates(&event.records);
         if report.duplicate_record_ids > 0 {
             warn!(
@@ -549,6 +601,78 @@ mod tests {
             if out.result == RecordResult::ProcessingFailed {
                 assert_eq!(out.data, input.data);
             }
+        }
+    }
+
+    /// VADER with a chosen batch size, recording the largest batch it was given.
+    struct Batched {
+        records: usize,
+        vader: crate::sentiment::Vader,
+        largest: std::sync::atomic::AtomicUsize,
+    }
+
+    impl Analyzer for Batched {
+        fn name(&self) -> &'static str {
+            "batched"
+        }
+
+        fn batch_records(&self) -> usize {
+            self.records
+        }
+
+        async fn analyze(
+            &self,
+            batch: &[SentimentRequest<'_>],
+            deadline: Option<Instant>,
+        ) -> crate::sentiment::Analysis {
+            self.largest
+                .fetch_max(batch.len(), std::sync::atomic::Ordering::Relaxed);
+            self.vader.analyze(batch, deadline).await
+        }
+    }
+
+    #[test]
+    fn batch_size_changes_nothing_but_the_batches() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../fixtures/firehose/ugly.json"
+        );
+        let event: FirehoseEvent =
+            serde_json::from_slice(&std::fs::read(path).expect("fixture")).expect("event");
+        let n = event.records.len();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let run = |records: usize| {
+            let t = Transformer::new(
+                Config::default(),
+                Batched {
+                    records,
+                    vader: crate::sentiment::Vader::new(),
+                    largest: 0.into(),
+                },
+            );
+            let (resp, mut report) = rt
+                .block_on(t.transform(&event, DateTime::<Utc>::UNIX_EPOCH))
+                .unwrap();
+            report.duration = Duration::ZERO;
+            let largest = t
+                .analyzer()
+                .largest
+                .load(std::sync::atomic::Ordering::Relaxed);
+            (resp, report, largest)
+        };
+        let (whole, whole_report, largest) = run(usize::MAX);
+        assert!(
+            whole_report.ok > 1 && whole_report.failed > 0,
+            "{whole_report:?}"
+        );
+        assert_eq!(largest as u64, whole_report.ok);
+        for records in [1, 2, 3, 7, n - 1, n] {
+            let (resp, report, largest) = run(records);
+            assert_eq!(resp, whole, "batches of {records}");
+            assert_eq!(report, whole_report, "batches of {records}");
+            assert!(largest <= records, "batch of {largest} > {records}");
         }
     }
 

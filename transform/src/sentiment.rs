@@ -112,6 +112,14 @@ pub trait Analyzer {
     /// Short name for logs (`vader`, `none`).
     fn name(&self) -> &'static str;
 
+    /// How many records the handler reads before it asks for scores: a remote analyzer
+    /// wants the whole event at once (it batches and parallelises its calls), a local one
+    /// scores small batches, so each record is read, scored and written while its bytes are
+    /// still in cache.
+    fn batch_records(&self) -> usize {
+        usize::MAX
+    }
+
     /// Scores a batch: exactly one entry per request, in order. `deadline` is when the
     /// invocation must have answered (remote analyzers stop retrying before it).
     fn analyze(
@@ -171,6 +179,10 @@ impl Analyzer for Vader {
         "vader"
     }
 
+    fn batch_records(&self) -> usize {
+        LOCAL_BATCH_RECORDS
+    }
+
     async fn analyze(
         &self,
         batch: &[SentimentRequest<'_>],
@@ -216,12 +228,24 @@ impl Backend {
     }
 }
 
+/// Records per batch for local analyzers (and none): small enough that a batch's decoded
+/// payloads and documents stay in the CPU cache between reading and writing.
+pub const LOCAL_BATCH_RECORDS: usize = 32;
+
 impl Analyzer for Backend {
     fn name(&self) -> &'static str {
         match self {
             Backend::Vader(v) => v.name(),
             Backend::Comprehend(_) => "comprehend",
             Backend::None => "none",
+        }
+    }
+
+    fn batch_records(&self) -> usize {
+        match self {
+            Backend::Vader(v) => v.batch_records(),
+            Backend::Comprehend(_) => usize::MAX,
+            Backend::None => LOCAL_BATCH_RECORDS,
         }
     }
 
