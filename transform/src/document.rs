@@ -258,7 +258,8 @@ pub fn iso_millis(ms: i64) -> String {
         ] {
             out[at] = sep;
         }
-        return String::from_utf8_lossy(&out).into_owned();
+        // Digits and separators only: always ASCII.
+        return std::str::from_utf8(&out).map_or_else(|_| String::new(), str::to_owned);
     }
     match Utc.timestamp_millis_opt(ms).single() {
         Some(t) => t.to_rfc3339_opts(SecondsFormat::Millis, true),

@@ -74,7 +74,7 @@ fn specials(v: u64) -> u64 {
 
 /// Position of the first `"`, `\` or control byte in `bytes` at or after `from`: the bytes
 /// a JSON string cannot hold as they are.
-#[inline]
+#[inline(always)]
 pub(crate) fn next_special(bytes: &[u8], from: usize) -> Option<usize> {
     let mut i = from;
     while let Some(chunk) = bytes.get(i..i + 8) {
@@ -86,13 +86,22 @@ pub(crate) fn next_special(bytes: &[u8], from: usize) -> Option<usize> {
         }
         i += 8;
     }
-    while let Some(&b) = bytes.get(i) {
-        if b == b'"' || b == b'\\' || b < 0x20 {
-            return Some(i);
-        }
-        i += 1;
+    if i >= bytes.len() {
+        return None;
     }
-    None
+    // Fewer than 8 bytes left. When the word that ends at the end of `bytes` starts at or
+    // after `from`, its first bytes were checked above and hold nothing, so one look at it
+    // finds the answer (exactly: no flagged byte lies below the first real one).
+    if let Some(last) = bytes.len().checked_sub(8).filter(|&at| at >= from) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&bytes[last..]);
+        let hits = specials(u64::from_le_bytes(word));
+        return (hits != 0).then(|| last + (hits.trailing_zeros() / 8) as usize);
+    }
+    bytes[i..]
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .map(|at| i + at)
 }
 
 impl<'a> Scanner<'a> {
@@ -142,7 +151,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// Position of the next `"`, `\` or control byte at or after `self.pos`.
-    #[inline]
+    #[inline(always)]
     fn next_special(&self) -> Scan<usize> {
         next_special(self.bytes, self.pos)
     }
@@ -236,7 +245,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// An object key without escapes, and its `:`.
-    #[inline]
+    #[inline(always)]
     fn key(&mut self) -> Scan<&'a [u8]> {
         self.eat(b'"')?;
         let start = self.pos;
@@ -245,12 +254,23 @@ impl<'a> Scanner<'a> {
             return None;
         }
         self.pos = end + 1;
-        self.eat(b':')?;
+        if self.bytes.get(self.pos) == Some(&b':') {
+            self.pos += 1;
+        } else {
+            self.eat(b':')?;
+        }
         Some(&self.bytes[start..end])
     }
 
-    /// An object: `field` reads each value (it returns `None` to give up).
-    fn object(&mut self, mut field: impl FnMut(&mut Self, &'a [u8]) -> Scan<()>) -> Scan<()> {
+    /// An object whose values are `depth` levels down. `field` reads the value of a key the
+    /// model has and says `true`, or says `false` for any other key, whose value is then
+    /// validated and skipped; it returns `None` to give up. A key with an escape is left
+    /// to serde.
+    fn object(
+        &mut self,
+        depth: u32,
+        mut field: impl FnMut(&mut Self, &'a [u8]) -> Scan<bool>,
+    ) -> Scan<()> {
         self.eat(b'{')?;
         self.ws();
         if self.peek()? == b'}' {
@@ -259,7 +279,9 @@ impl<'a> Scanner<'a> {
         }
         loop {
             let key = self.key()?;
-            field(self, key)?;
+            if !field(self, key)? {
+                self.skip(depth)?;
+            }
             self.ws();
             match self.peek()? {
                 b',' => self.pos += 1,
@@ -457,7 +479,7 @@ impl<'a> Scanner<'a> {
     fn stream_post(&mut self) -> Scan<StreamPost<'a>> {
         let (mut data, mut includes, mut rules, mut source) = (None, None, None, None);
         let mut seen = Seen(0);
-        self.object(|s, key| {
+        self.object(1, |s, key| {
             match key {
                 b"data" => {
                     seen.first(0)?;
@@ -475,9 +497,9 @@ impl<'a> Scanner<'a> {
                     seen.first(3)?;
                     source = s.opt_string()?;
                 }
-                _ => s.skip(1)?,
+                _ => return Some(false),
             }
-            Some(())
+            Some(true)
         })?;
         Some(StreamPost {
             data: data?,
@@ -502,7 +524,7 @@ impl<'a> Scanner<'a> {
             in_reply_to_user_id: None,
         };
         let mut seen = Seen(0);
-        self.object(|s, key| {
+        self.object(2, |s, key| {
             match key {
                 b"id" => {
                     seen.first(0)?;
@@ -544,9 +566,9 @@ impl<'a> Scanner<'a> {
                     seen.first(9)?;
                     d.in_reply_to_user_id = s.opt_string()?;
                 }
-                _ => s.skip(2)?,
+                _ => return Some(false),
             }
-            Some(())
+            Some(true)
         })?;
         d.id = id?;
         d.text = text?;
@@ -556,7 +578,7 @@ impl<'a> Scanner<'a> {
     fn public_metrics(&mut self) -> Scan<PublicMetrics> {
         let mut m = PublicMetrics::default();
         let mut seen = Seen(0);
-        self.object(|s, key| {
+        self.object(3, |s, key| {
             match key {
                 b"retweet_count" => {
                     seen.first(0)?;
@@ -582,9 +604,9 @@ impl<'a> Scanner<'a> {
                     seen.first(5)?;
                     m.bookmark_count = s.opt(Self::u64)?;
                 }
-                _ => s.skip(3)?,
+                _ => return Some(false),
             }
-            Some(())
+            Some(true)
         })?;
         Some(m)
     }
@@ -592,7 +614,7 @@ impl<'a> Scanner<'a> {
     fn entities(&mut self) -> Scan<Entities<'a>> {
         let mut e = Entities::default();
         let mut seen = Seen(0);
-        self.object(|s, key| {
+        self.object(3, |s, key| {
             match key {
                 b"hashtags" => {
                     seen.first(0)?;
@@ -610,9 +632,9 @@ impl<'a> Scanner<'a> {
                     seen.first(2)?;
                     e.urls = s.vec(|s| s.skip(4).map(|()| serde::de::IgnoredAny))?;
                 }
-                _ => s.skip(3)?,
+                _ => return Some(false),
             }
-            Some(())
+            Some(true)
         })?;
         Some(e)
     }
@@ -620,15 +642,15 @@ impl<'a> Scanner<'a> {
     /// An object of which one string field is read (and required).
     fn required_string(&mut self, name: &[u8], depth: u32) -> Scan<Cow<'a, str>> {
         let mut value = None;
-        self.object(|s, key| {
+        self.object(depth, |s, key| {
             if key == name {
                 if value.is_some() {
                     return None;
                 }
                 value = Some(s.string()?);
-                Some(())
+                Some(true)
             } else {
-                s.skip(depth)
+                Some(false)
             }
         })?;
         value
@@ -637,13 +659,13 @@ impl<'a> Scanner<'a> {
     fn attachments(&mut self) -> Scan<Attachments<'a>> {
         let mut a = Attachments::default();
         let mut seen = Seen(0);
-        self.object(|s, key| {
+        self.object(3, |s, key| {
             if key == b"media_keys" {
                 seen.first(0)?;
                 a.media_keys = s.vec(Self::string)?;
-                Some(())
+                Some(true)
             } else {
-                s.skip(3)
+                Some(false)
             }
         })?;
         Some(a)
@@ -657,7 +679,7 @@ impl<'a> Scanner<'a> {
     fn includes(&mut self) -> Scan<Includes<'a>> {
         let mut inc = Includes::default();
         let mut seen = Seen(0);
-        self.object(|s, key| {
+        self.object(2, |s, key| {
             match key {
                 b"users" => {
                     seen.first(0)?;
@@ -667,9 +689,9 @@ impl<'a> Scanner<'a> {
                     seen.first(1)?;
                     inc.media = s.vec(Self::media)?;
                 }
-                _ => s.skip(2)?,
+                _ => return Some(false),
             }
-            Some(())
+            Some(true)
         })?;
         Some(inc)
     }
@@ -683,7 +705,7 @@ impl<'a> Scanner<'a> {
             public_metrics: None,
         };
         let mut seen = Seen(0);
-        self.object(|s, key| {
+        self.object(3, |s, key| {
             match key {
                 b"id" => {
                     seen.first(0)?;
@@ -701,9 +723,9 @@ impl<'a> Scanner<'a> {
                     seen.first(3)?;
                     u.public_metrics = s.opt(Self::user_metrics)?;
                 }
-                _ => s.skip(3)?,
+                _ => return Some(false),
             }
-            Some(())
+            Some(true)
         })?;
         u.id = id?;
         Some(u)
@@ -712,13 +734,13 @@ impl<'a> Scanner<'a> {
     fn user_metrics(&mut self) -> Scan<UserMetrics> {
         let mut m = UserMetrics::default();
         let mut seen = Seen(0);
-        self.object(|s, key| {
+        self.object(4, |s, key| {
             if key == b"followers_count" {
                 seen.first(0)?;
                 m.followers_count = s.opt(Self::u64)?;
-                Some(())
+                Some(true)
             } else {
-                s.skip(4)
+                Some(false)
             }
         })?;
         Some(m)
@@ -727,7 +749,7 @@ impl<'a> Scanner<'a> {
     fn media(&mut self) -> Scan<Media<'a>> {
         let (mut media_key, mut kind) = (None, None);
         let mut seen = Seen(0);
-        self.object(|s, key| {
+        self.object(3, |s, key| {
             match key {
                 b"media_key" => {
                     seen.first(0)?;
@@ -737,9 +759,9 @@ impl<'a> Scanner<'a> {
                     seen.first(1)?;
                     kind = Some(s.string()?);
                 }
-                _ => s.skip(3)?,
+                _ => return Some(false),
             }
-            Some(())
+            Some(true)
         })?;
         Some(Media {
             media_key: media_key?,
@@ -753,7 +775,7 @@ impl<'a> Scanner<'a> {
             tag: None,
         };
         let mut seen = Seen(0);
-        self.object(|s, key| {
+        self.object(3, |s, key| {
             match key {
                 b"id" => {
                     seen.first(0)?;
@@ -763,9 +785,9 @@ impl<'a> Scanner<'a> {
                     seen.first(1)?;
                     rule.tag = s.opt_string()?;
                 }
-                _ => s.skip(3)?,
+                _ => return Some(false),
             }
-            Some(())
+            Some(true)
         })?;
         Some(rule)
     }
