@@ -797,6 +797,30 @@ impl<'a> Scanner<'a> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn next_special_finds_the_first_special_byte_from_any_start() {
+        // Every length up to 40, one special byte (or none) at every place, every start.
+        for len in 0..40 {
+            for at in 0..=len {
+                for special in [b'"', b'\\', b'\n', 0x1f] {
+                    let mut bytes = vec![b'a'; len];
+                    if at < len {
+                        bytes[at] = special;
+                    }
+                    // A second special after the first must never be the answer.
+                    if at + 3 < len {
+                        bytes[at + 3] = b'"';
+                    }
+                    for from in 0..=len {
+                        let want =
+                            (from..len).find(|&i| matches!(bytes[i], b'"' | b'\\' | 0..=0x1f));
+                        assert_eq!(next_special(&bytes, from), want, "{bytes:?} from {from}");
+                    }
+                }
+            }
+        }
+    }
+
     /// Both readers on one payload: the scanner may decline, but when it reads, serde
     /// must read the same post.
     fn agree(json: &str) -> bool {
