@@ -91,7 +91,7 @@ pub(crate) fn next_special(bytes: &[u8], from: usize) -> Option<usize> {
     }
     // Fewer than 8 bytes left. When the word that ends at the end of `bytes` starts at or
     // after `from`, its first bytes were checked above and hold nothing, so one look at it
-    // finds the answer (exactly: no flagged byte lies below the first real one).
+    // finds the answer.
     if let Some(last) = bytes.len().checked_sub(8).filter(|&at| at >= from) {
         let mut word = [0u8; 8];
         word.copy_from_slice(&bytes[last..]);
@@ -796,6 +796,23 @@ impl<'a> Scanner<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn specials_finds_the_first_special_byte_of_a_word() {
+        let special = |b: u8| b == b'"' || b == b'\\' || b < 0x20;
+        for a in 0..=255u8 {
+            for b in 0..=255u8 {
+                for at in 0..8 {
+                    let mut word = [b; 8];
+                    word[at] = a;
+                    let hits = specials(u64::from_le_bytes(word));
+                    let first = (hits != 0).then(|| (hits.trailing_zeros() / 8) as usize);
+                    assert_eq!(first, word.iter().position(|&b| special(b)), "{word:?}");
+                    assert_eq!(hits & !HIGHS, 0);
+                }
+            }
+        }
+    }
 
     #[test]
     fn next_special_finds_the_first_special_byte_from_any_start() {
