@@ -140,10 +140,20 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// The next byte after whitespace (none in compact JSON: one comparison then).
+    #[inline(always)]
+    fn token(&mut self) -> Scan<u8> {
+        let b = *self.bytes.get(self.pos)?;
+        if b > b' ' {
+            return Some(b);
+        }
+        self.ws();
+        self.peek()
+    }
+
     #[inline]
     fn eat(&mut self, b: u8) -> Scan<()> {
-        self.ws();
-        if self.peek()? == b {
+        if self.token()? == b {
             self.pos += 1;
             Some(())
         } else {
@@ -164,8 +174,7 @@ impl<'a> Scanner<'a> {
     /// `null` (consumed) or not (nothing consumed), after whitespace.
     #[inline]
     fn null(&mut self) -> Scan<bool> {
-        self.ws();
-        if self.peek()? == b'n' {
+        if self.token()? == b'n' {
             self.literal(b"null")?;
             Some(true)
         } else {
@@ -295,8 +304,7 @@ impl<'a> Scanner<'a> {
         mut field: impl FnMut(&mut Self, &'a [u8]) -> Scan<bool>,
     ) -> Scan<()> {
         self.eat(b'{')?;
-        self.ws();
-        if self.peek()? == b'}' {
+        if self.token()? == b'}' {
             self.pos += 1;
             return Some(());
         }
@@ -305,8 +313,7 @@ impl<'a> Scanner<'a> {
             if !field(self, key)? {
                 self.skip(depth)?;
             }
-            self.ws();
-            match self.peek()? {
+            match self.token()? {
                 b',' => self.pos += 1,
                 b'}' => {
                     self.pos += 1;
@@ -320,15 +327,13 @@ impl<'a> Scanner<'a> {
     /// An array: `item` reads each element.
     fn array(&mut self, mut item: impl FnMut(&mut Self) -> Scan<()>) -> Scan<()> {
         self.eat(b'[')?;
-        self.ws();
-        if self.peek()? == b']' {
+        if self.token()? == b']' {
             self.pos += 1;
             return Some(());
         }
         loop {
             item(self)?;
-            self.ws();
-            match self.peek()? {
+            match self.token()? {
                 b',' => self.pos += 1,
                 b']' => {
                     self.pos += 1;
@@ -360,7 +365,7 @@ impl<'a> Scanner<'a> {
 
     /// A plain non-negative integer that fits in `u64`.
     fn u64(&mut self) -> Scan<u64> {
-        self.ws();
+        self.token()?;
         let start = self.pos;
         let mut value: u64 = 0;
         while let Some(&d @ b'0'..=b'9') = self.bytes.get(self.pos) {
@@ -384,15 +389,13 @@ impl<'a> Scanner<'a> {
         let mut open: u64 = 0; // bit i: the container at nesting i is an object
         let mut nesting: u32 = 0;
         'value: loop {
-            self.ws();
-            match self.peek()? {
+            match self.token()? {
                 b'"' => self.skip_string()?,
                 b'{' | b'[' => {
                     let object = self.bytes[self.pos] == b'{';
                     self.pos += 1;
-                    self.ws();
                     let close = if object { b'}' } else { b']' };
-                    if self.peek()? == close {
+                    if self.token()? == close {
                         self.pos += 1;
                     } else {
                         if nesting == limit {
@@ -417,9 +420,8 @@ impl<'a> Scanner<'a> {
                 if nesting == 0 {
                     return Some(());
                 }
-                self.ws();
                 let in_object = open & 1 == 1;
-                match (self.peek()?, in_object) {
+                match (self.token()?, in_object) {
                     (b',', _) => {
                         self.pos += 1;
                         if in_object {
@@ -440,14 +442,14 @@ impl<'a> Scanner<'a> {
 
     /// An object key (escapes allowed) and its `:`, inside a skipped value.
     fn skip_key(&mut self) -> Scan<()> {
-        self.ws();
-        if self.peek()? != b'"' {
+        if self.token()? != b'"' {
             return None;
         }
         self.skip_string()?;
         self.eat(b':')
     }
 
+    #[inline(always)]
     fn skip_string(&mut self) -> Scan<()> {
         self.pos += 1; // the opening quote
         loop {
