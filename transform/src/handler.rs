@@ -192,28 +192,37 @@ struct Payloads {
 }
 
 impl Payloads {
-    fn decode(records: &[FirehoseRecord]) -> Self {
-        let capacity = records.iter().map(|r| r.data.len() / 4 * 3).sum();
-        let mut bytes = Vec::with_capacity(capacity);
-        let ranges = records
-            .iter()
-            .map(|record| {
-                let start = bytes.len();
-                match base64_simd::STANDARD.decode_append(record.data.as_bytes(), &mut bytes) {
-                    Ok(()) => Ok(start..bytes.len()),
-                    Err(_) => {
-                        bytes.truncate(start);
-                        // The SIMD decoder does not say where; the scalar one does (error path only).
-                        let detail = STANDARD
-                            .decode(record.data.as_bytes())
-                            .err()
-                            .map_or_else(|| "not canonical".to_string(), |e| e.to_string());
-                        Err(RecordError::NotBase64(detail))
-                    }
+    fn with_capacity(records: usize) -> Self {
+        Payloads {
+            bytes: Vec::new(),
+            ranges: Vec::with_capacity(records),
+        }
+    }
+
+    /// Decodes a batch in place of the previous one (the buffers are reused).
+    fn refill(&mut self, records: &[FirehoseRecord]) {
+        self.bytes.clear();
+        self.ranges.clear();
+        self.bytes
+            .reserve(records.iter().map(|r| r.data.len() / 4 * 3).sum());
+        for record in records {
+            let start = self.bytes.len();
+            let range = match base64_simd::STANDARD
+                .decode_append(record.data.as_bytes(), &mut self.bytes)
+            {
+                Ok(()) => Ok(start..self.bytes.len()),
+                Err(_) => {
+                    self.bytes.truncate(start);
+                    // The SIMD decoder does not say where; the scalar one does (error path only).
+                    let detail = STANDARD
+                        .decode(record.data.as_bytes())
+                        .err()
+                        .map_or_else(|| "not canonical".to_string(), |e| e.to_string());
+                    Err(RecordError::NotBase64(detail))
                 }
-            })
-            .collect();
-        Payloads { bytes, ranges }
+            };
+            self.ranges.push(range);
+        }
     }
 }
 
@@ -262,8 +271,11 @@ impl<A: Analyzer> Transformer<A> {
         let mut doc_buf = Vec::with_capacity(4096);
         // A batch is read, scored and written before the next is read (see
         // `Analyzer::batch_records`); a remote analyzer gets the whole event as one batch.
-        for batch in event.records.chunks(self.analyzer.batch_records().max(1)) {
-            let payloads = Payloads::decode(batch);
+        let batch_records = self.analyzer.batch_records().max(1);
+        let mut payloads = Payloads::with_capacity(batch_records.min(event.records.len()));
+        let mut ids = DuplicateIds::with_capacity(event.records.len());
+        for batch in event.records.chunks(batch_records) {
+            payloads.refill(batch);
             report.bytes_in += payloads.bytes.len() as u64;
             let mut stages: Vec<Stage<'_>> = batch
                 .iter()
@@ -308,6 +320,7 @@ impl<A: Analyzer> Transformer<A> {
                         Outcome::Failed(err.reason()),
                     ),
                 };
+                ids.insert(&record.record_id);
                 records.push(ResponseRecord {
                     record_id: record.record_id.clone(),
                     result,
@@ -331,7 +344,7 @@ impl<A: Analyzer> Transformer<A> {
         }
 
         report.count(&outcomes, categories);
-        report.duplicate_record_ids = count_duplicates(&event.records);
+        report.duplicate_record_ids = ids.duplicates;
         if report.duplicate_record_ids > 0 {
             warn!(
                 duplicates = report.duplicate_record_ids,
@@ -462,13 +475,25 @@ fn fit_to_limit(
     Ok((changed, size))
 }
 
-fn count_duplicates(records: &[FirehoseRecord]) -> u64 {
-    let mut seen: HashSet<&str, BuildHasherDefault<IdHasher>> =
-        HashSet::with_capacity_and_hasher(records.len(), BuildHasherDefault::default());
-    records
-        .iter()
-        .filter(|r| !seen.insert(r.record_id.as_str()))
-        .count() as u64
+/// Counts record ids seen before in the event, one at a time while the id is in cache.
+struct DuplicateIds<'a> {
+    seen: HashSet<&'a str, BuildHasherDefault<IdHasher>>,
+    duplicates: u64,
+}
+
+impl<'a> DuplicateIds<'a> {
+    fn with_capacity(records: usize) -> Self {
+        DuplicateIds {
+            seen: HashSet::with_capacity_and_hasher(records, BuildHasherDefault::default()),
+            duplicates: 0,
+        }
+    }
+
+    fn insert(&mut self, id: &'a str) {
+        if !self.seen.insert(id) {
+            self.duplicates += 1;
+        }
+    }
 }
 
 /// A fast multiply-rotate hash for record ids (Firehose makes them; nobody can choose
