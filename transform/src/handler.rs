@@ -702,6 +702,44 @@ mod tests {
     }
 
     #[test]
+    fn duplicated_ids_are_counted_across_batches() {
+        let ids = ["a", "b", "a", "c", "b", "a"];
+        let records: Vec<_> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                record(
+                    id,
+                    format!(r#"{{"data":{{"id":"{i}","text":"x"}}}}"#).as_bytes(),
+                )
+            })
+            .collect();
+        let event = FirehoseEvent {
+            records,
+            ..FirehoseEvent::default()
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        for batch in [1, 2, 4, usize::MAX] {
+            let t = Transformer::new(
+                Config::default(),
+                Batched {
+                    records: batch,
+                    vader: crate::sentiment::Vader::new(),
+                    largest: 0.into(),
+                },
+            );
+            let (resp, report) = rt
+                .block_on(t.transform(&event, DateTime::<Utc>::UNIX_EPOCH))
+                .unwrap();
+            assert_eq!(report.duplicate_record_ids, 3, "batches of {batch}");
+            let got: Vec<_> = resp.records.iter().map(|r| r.record_id.as_str()).collect();
+            assert_eq!(got, ids);
+        }
+    }
+
+    #[test]
     fn duplicated_ids_are_answered_in_place_and_counted() {
         let (resp, report) = run(
             Config::default(),
