@@ -560,8 +560,16 @@ fn the_lambda_invoke_path_runs_against_cargo_lambda_watch() {
     let summary = run(&rt, rec, local);
     assert_eq!(summary.accounted(), lines.len() as u64, "{summary:?}");
     // Through a real Lambda there are no reasons, only results; the directory
-    // destination takes the bad date too.
-    assert_eq!(summary.indexed, 11);
+    // destination takes the bad date too. (On failure, say why the records failed.)
+    assert_eq!(
+        summary.indexed,
+        11,
+        "{summary:?}; backed up: {:?}",
+        backup_lines(&dir, "processing-failed")
+            .iter()
+            .map(|v| (v["errorCode"].clone(), v["errorMessage"].clone()))
+            .collect::<Vec<_>>()
+    );
     assert_eq!(summary.dropped.values().sum::<u64>(), 1);
     assert_eq!(
         summary.processing_failed,
