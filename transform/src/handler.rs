@@ -296,7 +296,9 @@ impl<A: Analyzer> Transformer<A> {
             report
                 .sentiment
                 .merge(&self.score(&mut stages, deadline).await);
-            for (record, stage) in batch.iter().zip(stages) {
+            // The batch's documents are dropped together after it is written: the allocator
+            // then tidies freed memory once per batch, not before every new response string.
+            for (record, stage) in batch.iter().zip(&stages) {
                 let (result, data, outcome) = match stage {
                     Stage::Keep(doc) => {
                         doc_buf.clear();
