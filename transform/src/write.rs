@@ -2,7 +2,7 @@
 //!
 //! Output is byte for byte what `serde_json::to_vec` makes of the same value (compact,
 //! `"`/`\`/control characters escaped as serde_json escapes them, nothing else escaped);
-//! `document::tests` and `tests/scan_agreement.rs` hold the two side by side.
+//! `document::tests` and `tests/fast_paths.rs` hold the two side by side.
 
 use crate::scan::next_special;
 
