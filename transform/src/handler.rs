@@ -658,6 +658,30 @@ mod tests {
         }
     }
 
+    /// Transforms `event` with VADER in batches of `records`: the response, the report
+    /// (duration zeroed) and the largest batch the analyzer was given.
+    fn run_in_batches(event: &FirehoseEvent, records: usize) -> (FirehoseResponse, Report, usize) {
+        let t = Transformer::new(
+            Config::default(),
+            Batched {
+                records,
+                vader: crate::sentiment::Vader::new(),
+                largest: 0.into(),
+            },
+        );
+        let (resp, mut report) = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(t.transform(event, DateTime::<Utc>::UNIX_EPOCH))
+            .unwrap();
+        report.duration = Duration::ZERO;
+        let largest = t
+            .analyzer()
+            .largest
+            .load(std::sync::atomic::Ordering::Relaxed);
+        (resp, report, largest)
+    }
+
     #[test]
     fn batch_size_changes_nothing_but_the_batches() {
         let path = concat!(
@@ -667,28 +691,7 @@ mod tests {
         let event: FirehoseEvent =
             serde_json::from_slice(&std::fs::read(path).expect("fixture")).expect("event");
         let n = event.records.len();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        let run = |records: usize| {
-            let t = Transformer::new(
-                Config::default(),
-                Batched {
-                    records,
-                    vader: crate::sentiment::Vader::new(),
-                    largest: 0.into(),
-                },
-            );
-            let (resp, mut report) = rt
-                .block_on(t.transform(&event, DateTime::<Utc>::UNIX_EPOCH))
-                .unwrap();
-            report.duration = Duration::ZERO;
-            let largest = t
-                .analyzer()
-                .largest
-                .load(std::sync::atomic::Ordering::Relaxed);
-            (resp, report, largest)
-        };
+        let run = |records: usize| run_in_batches(&event, records);
         let (whole, whole_report, largest) = run(usize::MAX);
         assert!(
             whole_report.ok > 1 && whole_report.failed > 0,
@@ -720,21 +723,8 @@ mod tests {
             records,
             ..FirehoseEvent::default()
         };
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
         for batch in [1, 2, 4, usize::MAX] {
-            let t = Transformer::new(
-                Config::default(),
-                Batched {
-                    records: batch,
-                    vader: crate::sentiment::Vader::new(),
-                    largest: 0.into(),
-                },
-            );
-            let (resp, report) = rt
-                .block_on(t.transform(&event, DateTime::<Utc>::UNIX_EPOCH))
-                .unwrap();
+            let (resp, report, _) = run_in_batches(&event, batch);
             assert_eq!(report.duplicate_record_ids, 3, "batches of {batch}");
             let got: Vec<_> = resp.records.iter().map(|r| r.record_id.as_str()).collect();
             assert_eq!(got, ids);
