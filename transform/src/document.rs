@@ -41,7 +41,7 @@ pub struct Document<'a> {
     /// When the post was created (ISO-8601 UTC, milliseconds).
     pub created_at: Option<Cow<'a, str>>,
     /// When the record reached Firehose.
-    pub arrived_at: String,
+    pub arrived_at: IsoTime,
     /// When this Lambda invocation processed it.
     pub processed_at: &'a str,
     /// The author.
@@ -94,7 +94,7 @@ impl Document<'_> {
         out.extend_from_slice(b",\"created_at\":");
         opt_string(out, self.created_at.as_deref());
         out.extend_from_slice(b",\"arrived_at\":");
-        string(out, &self.arrived_at);
+        string(out, self.arrived_at.as_str());
         out.extend_from_slice(b",\"processed_at\":");
         string(out, self.processed_at);
         out.extend_from_slice(b",\"author\":{\"id\":");
@@ -218,8 +218,71 @@ pub enum Cleaned<'a> {
     Drop(DropReason),
 }
 
+/// An ISO-8601 UTC time, held inline: a document's arrival time costs no allocation.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct IsoTime {
+    len: u8,
+    bytes: [u8; 32],
+}
+
+impl IsoTime {
+    /// Holds `text` (at most 32 bytes: chrono's longest RFC 3339 form is 27).
+    fn new(text: &str) -> Self {
+        let mut bytes = [0u8; 32];
+        let len = text.len().min(32);
+        bytes[..len].copy_from_slice(&text.as_bytes()[..len]);
+        IsoTime {
+            len: len as u8,
+            bytes,
+        }
+    }
+
+    /// The time as text.
+    pub fn as_str(&self) -> &str {
+        // Built from a `&str` cut at its end (or ASCII digits): always valid.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or("")
+    }
+}
+
+impl std::ops::Deref for IsoTime {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Debug for IsoTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl std::fmt::Display for IsoTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<str> for IsoTime {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for IsoTime {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl Serialize for IsoTime {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// Formats milliseconds since the epoch as ISO-8601 UTC with milliseconds.
-pub fn iso_millis(ms: i64) -> String {
+pub fn iso_millis(ms: i64) -> IsoTime {
     // Years 1970..=9999 by hand (every arrival time), the rest through chrono.
     const MAX_MS: i64 = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z
     if (0..=MAX_MS).contains(&ms) {
@@ -232,11 +295,11 @@ pub fn iso_millis(ms: i64) -> String {
             in_day / 1000 % 60,
             in_day % 1000,
         );
-        let mut out = [0u8; 24];
+        let mut bytes = [0u8; 32];
         let mut put = |at: usize, value: i64, width: usize| {
             let mut v = value;
             for i in (at..at + width).rev() {
-                out[i] = b'0' + (v % 10) as u8;
+                bytes[i] = b'0' + (v % 10) as u8;
                 v /= 10;
             }
         };
@@ -256,14 +319,13 @@ pub fn iso_millis(ms: i64) -> String {
             (19, b'.'),
             (23, b'Z'),
         ] {
-            out[at] = sep;
+            bytes[at] = sep;
         }
-        // Digits and separators only: always ASCII.
-        return std::str::from_utf8(&out).map_or_else(|_| String::new(), str::to_owned);
+        return IsoTime { len: 24, bytes };
     }
     match Utc.timestamp_millis_opt(ms).single() {
-        Some(t) => t.to_rfc3339_opts(SecondsFormat::Millis, true),
-        None => iso(DateTime::<Utc>::UNIX_EPOCH),
+        Some(t) => IsoTime::new(&t.to_rfc3339_opts(SecondsFormat::Millis, true)),
+        None => IsoTime::new(&iso(DateTime::<Utc>::UNIX_EPOCH)),
     }
 }
 
@@ -326,12 +388,11 @@ pub fn clean<'a>(
         return Ok(Cleaned::Drop(DropReason::TooShort));
     }
 
-    let mut categories: Vec<Cow<'a, str>> = Vec::with_capacity(matching_rules.len());
-    for tag in matching_rules.into_iter().filter_map(|r| r.tag) {
-        if !tag.is_empty() && !categories.contains(&tag) {
-            categories.push(tag);
-        }
-    }
+    // In place: the tags take over the rules' allocation (so do hashtags and mentions).
+    let categories = unique(
+        matching_rules.into_iter().filter_map(|r| r.tag).collect(),
+        |tag| tag,
+    );
     let category = match (categories.as_slice(), config.multi_category) {
         ([], _) => Cow::Borrowed(UNCATEGORIZED),
         ([one], _) => one.clone(),
@@ -381,8 +442,14 @@ pub fn clean<'a>(
     }
 
     let entities = data.entities.unwrap_or_default();
-    let hashtags = lower_unique(entities.hashtags.into_iter().map(|h| h.tag));
-    let mentions = lower_unique(entities.mentions.into_iter().map(|m| m.username));
+    let hashtags = unique(
+        entities.hashtags.into_iter().map(|h| h.tag).collect(),
+        lower,
+    );
+    let mentions = unique(
+        entities.mentions.into_iter().map(|m| m.username).collect(),
+        lower,
+    );
 
     Ok(Cleaned::Keep(Box::new(Document {
         schema_version: SCHEMA_VERSION,
@@ -461,19 +528,31 @@ fn ascii_lower(value: Cow<'_, str>) -> Cow<'_, str> {
     }
 }
 
-fn lower_unique<'a>(items: impl Iterator<Item = Cow<'a, str>>) -> Vec<Cow<'a, str>> {
-    let mut out: Vec<Cow<'a, str>> = Vec::new();
-    for item in items {
-        let item = if item.chars().any(char::is_uppercase) {
-            Cow::Owned(item.to_lowercase())
-        } else {
-            item
-        };
-        if !item.is_empty() && !out.contains(&item) {
-            out.push(item);
+/// Lower-cases (Unicode), borrowing when nothing changes.
+fn lower(value: Cow<'_, str>) -> Cow<'_, str> {
+    if value.chars().any(char::is_uppercase) {
+        Cow::Owned(value.to_lowercase())
+    } else {
+        value
+    }
+}
+
+/// `items` after `normalise`, without empty ones and later repeats, in first-seen order,
+/// in the vector they came in (no new allocation).
+fn unique<'a>(
+    mut items: Vec<Cow<'a, str>>,
+    normalise: impl Fn(Cow<'a, str>) -> Cow<'a, str>,
+) -> Vec<Cow<'a, str>> {
+    let mut kept = 0;
+    for i in 0..items.len() {
+        let item = normalise(std::mem::take(&mut items[i]));
+        if !item.is_empty() && !items[..kept].contains(&item) {
+            items[kept] = item;
+            kept += 1;
         }
     }
-    out
+    items.truncate(kept);
+    items
 }
 
 /// Decodes the HTML entities the X API puts in post text (`&amp;`, `&lt;`, `&gt;`, and
@@ -658,7 +737,7 @@ mod tests {
         // time of day that moves through the day.
         for day in (0..2_932_897_i64).step_by(97) {
             let ms = day * 86_400_000 + (day * 7_919_993) % 86_400_000;
-            assert_eq!(iso_millis(ms), chrono(ms), "{ms}");
+            assert_eq!(iso_millis(ms).as_str(), chrono(ms), "{ms}");
         }
         for ms in [
             0,
@@ -669,7 +748,7 @@ mod tests {
             -1,
             -62_135_596_800_000,
         ] {
-            assert_eq!(iso_millis(ms), chrono(ms), "{ms}");
+            assert_eq!(iso_millis(ms).as_str(), chrono(ms), "{ms}");
         }
     }
 
