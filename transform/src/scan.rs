@@ -311,7 +311,12 @@ impl<'a> Scanner<'a> {
         loop {
             let key = self.key()?;
             if !field(self, key)? {
-                self.skip(depth)?;
+                // Most unknown values are strings: skipped here without the general loop.
+                if self.token()? == b'"' {
+                    self.skip_string()?;
+                } else {
+                    self.skip(depth)?;
+                }
             }
             match self.token()? {
                 b',' => self.pos += 1,
