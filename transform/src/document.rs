@@ -726,6 +726,27 @@ mod tests {
     }
 
     #[test]
+    fn lists_keep_first_occurrences_in_order_without_empty_items() {
+        let doc = keep(
+            r#"{"data":{"id":"1","text":"hi",
+            "entities":{"hashtags":[{"tag":"Dogs"},{"tag":""},{"tag":"DOGS"},{"tag":"Ärger"},{"tag":"cats"}],
+                        "mentions":[{"username":"Bob"},{"username":"bob"},{"username":""}]}},
+            "matching_rules":[{"tag":""},{"tag":"Dogs"},{"id":"9"},{"tag":"cats"},{"tag":"Dogs"},{"tag":null}]}"#,
+            &Config::default(),
+        );
+        // Rule tags are kept as written (only repeats and empty tags go); hashtags and
+        // mentions are lower-cased first, so `Dogs` and `DOGS` are one.
+        assert_eq!(doc.categories, vec!["Dogs", "cats"]);
+        assert_eq!(doc.hashtags, vec!["dogs", "ärger", "cats"]);
+        assert_eq!(doc.mentions, vec!["bob"]);
+        assert_eq!(doc.arrived_at.to_string(), "2023-11-14T22:13:20.123Z");
+        assert_eq!(
+            format!("{:?}", doc.arrived_at),
+            "\"2023-11-14T22:13:20.123Z\""
+        );
+    }
+
+    #[test]
     fn arrival_times_are_formatted_as_chrono_formats_them() {
         let chrono = |ms: i64| {
             Utc.timestamp_millis_opt(ms)
