@@ -99,7 +99,7 @@ pub struct FirehoseResponse {
 }
 
 /// The outcome of one record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ResponseRecord {
     /// The input record's id, echoed.
@@ -108,6 +108,33 @@ pub struct ResponseRecord {
     pub result: RecordResult,
     /// Base64 document for `Ok`, the original bytes for `ProcessingFailed`, empty for `Dropped`.
     pub data: String,
+}
+
+/// Serialised as `{"recordId":..,"result":..,"data":..}`. `Ok` data is base64 we made, so
+/// nothing in it needs escaping: it is written as a raw JSON string (one copy and one
+/// validating read) instead of through `serde_json`'s byte-by-byte escaping, about five
+/// times fewer instructions for the response's largest part.
+impl Serialize for ResponseRecord {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeStruct};
+        let mut record = serializer.serialize_struct("ResponseRecord", 3)?;
+        record.serialize_field("recordId", &self.record_id)?;
+        record.serialize_field("result", &self.result)?;
+        let plain = self.result == RecordResult::Ok
+            && crate::scan::next_special(self.data.as_bytes(), 0).is_none();
+        if plain {
+            let mut quoted = String::with_capacity(self.data.len() + 2);
+            quoted.push('"');
+            quoted.push_str(&self.data);
+            quoted.push('"');
+            let raw: &serde_json::value::RawValue =
+                serde_json::from_str(&quoted).map_err(S::Error::custom)?;
+            record.serialize_field("data", raw)?;
+        } else {
+            record.serialize_field("data", &self.data)?;
+        }
+        record.end()
+    }
 }
 
 impl ResponseRecord {
@@ -185,6 +212,32 @@ mod tests {
             let resp = FirehoseResponse { records };
             let json = serde_json::to_string(&resp).unwrap();
             assert_eq!(response_len(&resp.records), json.len(), "{json}");
+        }
+    }
+
+    #[test]
+    fn records_serialise_as_serde_json_writes_their_fields() {
+        for r in [
+            rec(
+                "49546986683135544286507457936321625675700192471156785154",
+                RecordResult::Ok,
+                "eyJwb3N0X2lkIjoiMSJ9Cg==",
+            ),
+            // Not base64: escaped as usual, never written raw.
+            rec("a", RecordResult::Ok, "a \"quote\", a \\n and \u{1}"),
+            rec("c", RecordResult::Ok, "a backslash-n \\n and nothing else"),
+            rec("x\"y", RecordResult::Dropped, ""),
+            rec("b", RecordResult::ProcessingFailed, "not \"base64\"\u{0}\n"),
+        ] {
+            let json = serde_json::to_string(&r).unwrap();
+            let want = format!(
+                r#"{{"recordId":{},"result":{},"data":{}}}"#,
+                serde_json::to_string(&r.record_id).unwrap(),
+                serde_json::to_string(&r.result).unwrap(),
+                serde_json::to_string(&r.data).unwrap(),
+            );
+            assert_eq!(json, want);
+            assert_eq!(serde_json::from_str::<ResponseRecord>(&json).unwrap(), r);
         }
     }
 
