@@ -244,13 +244,6 @@ impl IsoTime {
     }
 }
 
-impl std::ops::Deref for IsoTime {
-    type Target = str;
-    fn deref(&self) -> &str {
-        self.as_str()
-    }
-}
-
 impl std::fmt::Debug for IsoTime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         std::fmt::Debug::fmt(self.as_str(), f)
@@ -260,12 +253,6 @@ impl std::fmt::Debug for IsoTime {
 impl std::fmt::Display for IsoTime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-impl PartialEq<str> for IsoTime {
-    fn eq(&self, other: &str) -> bool {
-        self.as_str() == other
     }
 }
 
