@@ -29,8 +29,8 @@ done
 
 # Paired runs: every Rust run beside a Python run (see paired.py), the steadiest figure here.
 echo "[paired] Rust and Python runs one by one (transform/benches/paired.py)" >&2
-cargo build -q --profile bench -p transform --example transform_paired >&2
-"$venv/bin/python" transform/benches/paired.py "$event" "$root/target/release/examples/transform_paired" \
+cargo build -q --profile bench -p transform --example transform_n >&2
+"$venv/bin/python" transform/benches/paired.py "$event" "$root/target/release/examples/transform_n" \
   > target/bench/paired.txt
 
 echo "[memory] peak memory of the Lambda process (cargo lambda watch --release)" >&2

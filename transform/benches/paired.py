@@ -7,10 +7,10 @@ beside it (which side goes first alternates), each pair gives one ratio of times
 median of the pairs' ratios is the figure; the quartiles show the spread.
 
 The Python side is `../shared/baselines/seed_lambda_bench.py`'s handler, called in this
-process exactly as that script times it; the Rust side is the `transform_paired` example,
-which answers each request with the elapsed time of one run.
+process exactly as that script times it; the Rust side is the `transform_n` example in
+`serve` mode, which answers each request with the elapsed time of one run.
 
-Usage: paired.py EVENT RUST_BINARY [--pairs 41]
+Usage: paired.py EVENT TRANSFORM_N_BINARY [--pairs 41]
 Prints progress to stderr, one JSON line per comparison to stdout, and then a table.
 """
 import argparse
@@ -45,7 +45,7 @@ def main():
     event = json.loads(raw)
     n = len(event["records"])
     rust = subprocess.Popen(
-        [a.rust_binary, a.event], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        [a.rust_binary, a.event, "serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
 
     def run_rust(mode, timing):

@@ -1,52 +1,124 @@
-//! Runs the transform on one event file a given number of times, for instruction counts
-//! under `valgrind --tool=callgrind` (see `transform/benches/instructions.sh`):
-//! `transform_n EVENT N [clean|vader] [handler|e2e]` (default `clean handler`).
+//! Runs the transform on one event file, for measurements beside the Python seed Lambda:
 //!
-//! `handler` runs `Transformer::transform` on the parsed event; `e2e` also reads the
-//! event JSON and writes the response JSON each time, as the Lambda runtime does.
+//! - `transform_n EVENT N [clean|vader] [handler|e2e]` runs it N times (default `clean
+//!   handler`), for instruction counts under `valgrind --tool=callgrind`
+//!   (`transform/benches/instructions.sh`);
+//! - `transform_n EVENT serve` answers every request line on stdin (`clean handler`,
+//!   `vader e2e`, ...) with the nanoseconds of one run, so `transform/benches/paired.py`
+//!   can pair each run with a Python run right beside it.
+//!
+//! `handler` runs `Transformer::transform` on the parsed event (the Lambda runtime has
+//! already parsed it); `e2e` also reads the event JSON and writes the response JSON each
+//! time, as the Lambda runtime does.
 
+use std::io::{BufRead, Write};
+use std::time::Instant;
+
+use tokio::runtime::Runtime;
 use transform::config::SentimentBackend;
 use transform::{Backend, Config, FirehoseEvent, Transformer};
 
-const USAGE: &str = "usage: transform_n EVENT N [clean|vader] [handler|e2e]";
+const USAGE: &str =
+    "usage: transform_n EVENT N [clean|vader] [handler|e2e] | transform_n EVENT serve";
 
-fn main() {
-    let mut args = std::env::args().skip(1);
-    let path = args.next().expect(USAGE);
-    let times: usize = args.next().and_then(|n| n.parse().ok()).expect(USAGE);
-    let backend = match args.next().as_deref() {
-        None | Some("clean") => SentimentBackend::None,
-        Some("vader") => SentimentBackend::Vader,
-        Some(other) => panic!("unknown mode {other:?}; {USAGE}"),
-    };
-    let e2e = match args.next().as_deref() {
-        None | Some("handler") => false,
-        Some("e2e") => true,
-        Some(other) => panic!("unknown timing {other:?}; {USAGE}"),
-    };
-    let raw = std::fs::read(&path).expect("read the event");
-    let event: FirehoseEvent = serde_json::from_slice(&raw).expect("a Firehose event");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("runtime");
-    let config = Config {
-        sentiment_backend: backend,
-        ..Config::default()
-    };
-    let transformer = Transformer::new(config, Backend::local(backend).expect("an analyzer"));
-    for _ in 0..times {
-        if e2e {
-            let ev: FirehoseEvent = serde_json::from_slice(&raw).expect("a Firehose event");
-            let (resp, _) = runtime
-                .block_on(transformer.transform(&ev, chrono::Utc::now()))
+/// What one run does.
+struct Run {
+    backend: SentimentBackend,
+    e2e: bool,
+}
+
+impl Run {
+    fn parse(mode: Option<&str>, timing: Option<&str>) -> Run {
+        let backend = match mode {
+            None | Some("clean") => SentimentBackend::None,
+            Some("vader") => SentimentBackend::Vader,
+            Some(other) => panic!("unknown mode {other:?}; {USAGE}"),
+        };
+        let e2e = match timing {
+            None | Some("handler") => false,
+            Some("e2e") => true,
+            Some(other) => panic!("unknown timing {other:?}; {USAGE}"),
+        };
+        Run { backend, e2e }
+    }
+}
+
+/// The event as read and as parsed, and one transformer per mode.
+struct Bench {
+    raw: Vec<u8>,
+    event: FirehoseEvent,
+    runtime: Runtime,
+    clean: Transformer<Backend>,
+    vader: Transformer<Backend>,
+}
+
+impl Bench {
+    fn new(path: &str) -> Bench {
+        let raw = std::fs::read(path).expect("read the event");
+        let event: FirehoseEvent = serde_json::from_slice(&raw).expect("a Firehose event");
+        let transformer = |backend| {
+            let config = Config {
+                sentiment_backend: backend,
+                ..Config::default()
+            };
+            Transformer::new(config, Backend::local(backend).expect("a local analyzer"))
+        };
+        Bench {
+            raw,
+            event,
+            runtime: tokio::runtime::Builder::new_current_thread()
+                .build()
+                .expect("runtime"),
+            clean: transformer(SentimentBackend::None),
+            vader: transformer(SentimentBackend::Vader),
+        }
+    }
+
+    fn run(&self, run: &Run) {
+        let t = match run.backend {
+            SentimentBackend::Vader => &self.vader,
+            _ => &self.clean,
+        };
+        if run.e2e {
+            let event: FirehoseEvent = serde_json::from_slice(&self.raw).expect("event");
+            let (resp, _) = self
+                .runtime
+                .block_on(t.transform(&event, chrono::Utc::now()))
                 .expect("fits");
             std::hint::black_box(serde_json::to_vec(&resp).expect("serialises"));
         } else {
-            let out = runtime
-                .block_on(transformer.transform(&event, chrono::Utc::now()))
+            let out = self
+                .runtime
+                .block_on(t.transform(&self.event, chrono::Utc::now()))
                 .expect("fits");
             std::hint::black_box(out);
         }
     }
-    println!("{} records x {times}", event.records.len());
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let path = args.next().expect(USAGE);
+    let times = args.next().expect(USAGE);
+    let bench = Bench::new(&path);
+    if times == "serve" {
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        for line in std::io::stdin().lock().lines() {
+            let line = line.expect("read a request");
+            let mut words = line.split_whitespace();
+            let run = Run::parse(words.next(), words.next());
+            let started = Instant::now();
+            bench.run(&run);
+            writeln!(out, "{}", started.elapsed().as_nanos()).expect("answer");
+            out.flush().expect("flush");
+        }
+        return;
+    }
+    let times: usize = times.parse().expect(USAGE);
+    let run = Run::parse(args.next().as_deref(), args.next().as_deref());
+    for _ in 0..times {
+        bench.run(&run);
+    }
+    println!("{} records x {times}", bench.event.records.len());
 }
