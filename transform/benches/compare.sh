@@ -2,8 +2,9 @@
 # Measures the transform beside the Python seed Lambda on the same 3 MB event and prints
 # the figures the README reports: records/s per core and the ratio to Python (handler
 # only, and end to end with event parsing and response serialisation), with and without
-# VADER; the cold-start initialisation; the peak memory of the real Lambda process
-# (release build under `cargo lambda watch`) answering that event.
+# VADER, by best medians, by minimums and by paired runs (paired.py); the cold-start
+# initialisation; the peak memory of the real Lambda process (release build under
+# `cargo lambda watch`) answering that event.
 #
 # Usage: transform/benches/compare.sh   (uses .venv from tests/run; adds vaderSentiment to it)
 set -euo pipefail
