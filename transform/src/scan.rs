@@ -51,13 +51,204 @@ struct Scanner<'a> {
 struct Seen(u32);
 
 impl Seen {
-    fn first(&mut self, field: u32) -> Scan<()> {
+    fn first(&mut self, field: usize) -> Scan<()> {
         let bit = 1 << field;
         if self.0 & bit != 0 {
             return None;
         }
         self.0 |= bit;
         Some(())
+    }
+}
+
+/// The keys of one kind of object, in the order sources write them (see
+/// [`Scanner::fields`]): the model's fields and the keys known to be read past.
+trait Fields: Copy + 'static {
+    /// Every key, in order.
+    const ALL: &'static [Self];
+    /// Position in [`Fields::ALL`].
+    fn index(self) -> usize;
+    /// When `rest` starts with this key's name, closing quote and colon: their length.
+    fn named_at(self, rest: &[u8]) -> Option<usize>;
+    /// The key with this name.
+    fn find(name: &[u8]) -> Option<Self>;
+}
+
+/// An enum of keys implementing [`Fields`]; each comparison is with a constant, so the
+/// compiler makes it a few word compares.
+macro_rules! fields {
+    ($(#[$meta:meta])* enum $kind:ident { $($key:ident = $name:literal,)+ }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[allow(clippy::enum_variant_names)] // the variants spell the keys as sources do
+        enum $kind {
+            $($key,)+
+        }
+
+        impl Fields for $kind {
+            const ALL: &'static [Self] = &[$($kind::$key,)+];
+
+            #[inline(always)]
+            fn index(self) -> usize {
+                self as usize
+            }
+
+            #[inline(always)]
+            fn named_at(self, rest: &[u8]) -> Option<usize> {
+                match self {
+                    $($kind::$key => {
+                        const NAMED: &[u8] = concat!($name, "\":").as_bytes();
+                        rest.starts_with(NAMED).then_some(NAMED.len())
+                    })+
+                }
+            }
+
+            fn find(name: &[u8]) -> Option<Self> {
+                $(if name == $name.as_bytes() {
+                    return Some($kind::$key);
+                })+
+                None
+            }
+        }
+    };
+}
+
+fields! {
+    /// The top level of a payload.
+    enum Top {
+        Data = "data",
+        Includes = "includes",
+        MatchingRules = "matching_rules",
+        Source = "source",
+    }
+}
+
+fields! {
+    /// `data`, in the X API's order (the post's own fields, then its entities and links).
+    enum DataKey {
+        Attachments = "attachments",
+        AuthorId = "author_id",
+        ConversationId = "conversation_id",
+        CreatedAt = "created_at",
+        EditHistoryTweetIds = "edit_history_tweet_ids",
+        Id = "id",
+        InReplyToUserId = "in_reply_to_user_id",
+        Lang = "lang",
+        PossiblySensitive = "possibly_sensitive",
+        PublicMetrics = "public_metrics",
+        ReplySettings = "reply_settings",
+        Source = "source",
+        Text = "text",
+        Entities = "entities",
+        ReferencedTweets = "referenced_tweets",
+    }
+}
+
+fields! {
+    /// `data.public_metrics`.
+    enum MetricKey {
+        RetweetCount = "retweet_count",
+        ReplyCount = "reply_count",
+        LikeCount = "like_count",
+        QuoteCount = "quote_count",
+        BookmarkCount = "bookmark_count",
+        ImpressionCount = "impression_count",
+    }
+}
+
+fields! {
+    /// `data.entities`.
+    enum EntityKey {
+        Annotations = "annotations",
+        Cashtags = "cashtags",
+        Hashtags = "hashtags",
+        Mentions = "mentions",
+        Urls = "urls",
+    }
+}
+
+fields! {
+    /// One of `data.entities.hashtags`.
+    enum HashtagKey {
+        Start = "start",
+        End = "end",
+        Tag = "tag",
+    }
+}
+
+fields! {
+    /// One of `data.entities.mentions`.
+    enum MentionKey {
+        Start = "start",
+        End = "end",
+        Username = "username",
+        Id = "id",
+    }
+}
+
+fields! {
+    /// `data.attachments`.
+    enum AttachmentKey {
+        MediaKeys = "media_keys",
+    }
+}
+
+fields! {
+    /// One of `data.referenced_tweets`.
+    enum ReferenceKey {
+        Type = "type",
+        Id = "id",
+    }
+}
+
+fields! {
+    /// `includes`.
+    enum IncludesKey {
+        Users = "users",
+        Tweets = "tweets",
+        Media = "media",
+    }
+}
+
+fields! {
+    /// One of `includes.users`.
+    enum UserKey {
+        CreatedAt = "created_at",
+        Description = "description",
+        Id = "id",
+        Location = "location",
+        Name = "name",
+        ProfileImageUrl = "profile_image_url",
+        Protected = "protected",
+        PublicMetrics = "public_metrics",
+        Username = "username",
+        Verified = "verified",
+    }
+}
+
+fields! {
+    /// `public_metrics` of one of `includes.users`.
+    enum UserMetricKey {
+        FollowersCount = "followers_count",
+        FollowingCount = "following_count",
+        TweetCount = "tweet_count",
+        ListedCount = "listed_count",
+    }
+}
+
+fields! {
+    /// One of `includes.media`.
+    enum MediaKey {
+        MediaKey = "media_key",
+        Type = "type",
+    }
+}
+
+fields! {
+    /// One of `matching_rules`.
+    enum RuleKey {
+        Id = "id",
+        Tag = "tag",
     }
 }
 
@@ -78,10 +269,8 @@ fn specials(v: u64) -> u64 {
 /// `"`, `\` or below 0x20. `wide` does it with the CPU's vector unit (SSE2 on x86-64, NEON
 /// on arm64).
 #[inline(always)]
-fn specials16(chunk: &[u8]) -> u32 {
-    let mut block = [0u8; 16];
-    block.copy_from_slice(chunk);
-    let v = u8x16::from(block);
+fn specials16(chunk: &[u8; 16]) -> u32 {
+    let v = u8x16::from(*chunk);
     let hits = v.simd_eq(u8x16::splat(b'"'))
         | v.simd_eq(u8x16::splat(b'\\'))
         | v.min(u8x16::splat(0x1f)).simd_eq(v);
@@ -93,12 +282,15 @@ fn specials16(chunk: &[u8]) -> u32 {
 #[inline(always)]
 pub(crate) fn next_special(bytes: &[u8], from: usize) -> Option<usize> {
     let mut i = from;
-    while let Some(chunk) = bytes.get(i..i + 16) {
+    // One slice walked by 16-byte blocks: the loop keeps one pointer and one length.
+    let mut rest = bytes.get(from..)?;
+    while let Some((chunk, tail)) = rest.split_first_chunk::<16>() {
         let hits = specials16(chunk);
         if hits != 0 {
             return Some(i + hits.trailing_zeros() as usize);
         }
         i += 16;
+        rest = tail;
     }
     if let Some(chunk) = bytes.get(i..i + 8) {
         let mut word = [0u8; 8];
@@ -276,10 +468,9 @@ impl<'a> Scanner<'a> {
         Some(value)
     }
 
-    /// An object key without escapes, and its `:`.
+    /// The rest of an object key without escapes (after its opening quote), and its `:`.
     #[inline(always)]
-    fn key(&mut self) -> Scan<&'a [u8]> {
-        self.eat(b'"')?;
+    fn key_rest(&mut self) -> Scan<&'a [u8]> {
         let start = self.pos;
         let end = self.next_special()?;
         if self.bytes[end] != b'"' {
@@ -294,23 +485,49 @@ impl<'a> Scanner<'a> {
         Some(&self.bytes[start..end])
     }
 
-    /// An object whose values are `depth` levels down. `field` reads the value of a key the
-    /// model has and says `true`, or says `false` for any other key, whose value is then
-    /// validated and skipped; it returns `None` to give up. A key with an escape is left
-    /// to serde.
-    fn object(
+    /// An object of a kind the model knows, whose values are `depth` levels down. `field`
+    /// reads the value of a known key and says `true`, or says `false` for a key read
+    /// past (then the value is validated and skipped, as it is for a key not in `F`); it
+    /// returns `None` to give up. A key with an escape is left to serde.
+    ///
+    /// Sources write an object's keys in one order, `F`'s; each key is first compared
+    /// whole (with its closing quote and colon) with the one after the last key found, a
+    /// few instructions when the guess is right. Any other order reads the key and looks
+    /// it up, the same outcome at the cost of a search.
+    fn fields<F: Fields>(
         &mut self,
         depth: u32,
-        mut field: impl FnMut(&mut Self, &'a [u8]) -> Scan<bool>,
+        mut field: impl FnMut(&mut Self, F) -> Scan<bool>,
     ) -> Scan<()> {
         self.eat(b'{')?;
         if self.token()? == b'}' {
             self.pos += 1;
             return Some(());
         }
+        let mut next = 0;
         loop {
-            let key = self.key()?;
-            if !field(self, key)? {
+            if self.token()? != b'"' {
+                return None;
+            }
+            self.pos += 1;
+            let guessed = F::ALL
+                .get(next)
+                .and_then(|&f| Some((f, f.named_at(&self.bytes[self.pos..])?)));
+            let known = match guessed {
+                Some((f, len)) => {
+                    self.pos += len;
+                    Some(f)
+                }
+                None => F::find(self.key_rest()?),
+            };
+            let read = match known {
+                Some(f) => {
+                    next = f.index() + 1;
+                    field(self, f)?
+                }
+                None => false,
+            };
+            if !read {
                 // Most unknown values are strings: skipped here without the general loop.
                 if self.token()? == b'"' {
                     self.skip_string()?;
@@ -509,25 +726,13 @@ impl<'a> Scanner<'a> {
     fn stream_post(&mut self) -> Scan<StreamPost<'a>> {
         let (mut data, mut includes, mut rules, mut source) = (None, None, None, None);
         let mut seen = Seen(0);
-        self.object(1, |s, key| {
+        self.fields(1, |s, key: Top| {
+            seen.first(key.index())?;
             match key {
-                b"data" => {
-                    seen.first(0)?;
-                    data = Some(s.post_data()?);
-                }
-                b"includes" => {
-                    seen.first(1)?;
-                    includes = Some(s.includes()?);
-                }
-                b"matching_rules" => {
-                    seen.first(2)?;
-                    rules = Some(s.vec(Self::matching_rule)?);
-                }
-                b"source" => {
-                    seen.first(3)?;
-                    source = s.opt_string()?;
-                }
-                _ => return Some(false),
+                Top::Data => data = Some(s.post_data()?),
+                Top::Includes => includes = Some(s.includes()?),
+                Top::MatchingRules => rules = Some(s.vec(Self::matching_rule)?),
+                Top::Source => source = s.opt_string()?,
             }
             Some(true)
         })?;
@@ -554,48 +759,27 @@ impl<'a> Scanner<'a> {
             in_reply_to_user_id: None,
         };
         let mut seen = Seen(0);
-        self.object(2, |s, key| {
+        self.fields(2, |s, key: DataKey| {
+            use DataKey as K;
             match key {
-                b"id" => {
-                    seen.first(0)?;
-                    id = Some(s.string()?);
-                }
-                b"text" => {
-                    seen.first(1)?;
-                    text = Some(s.string()?);
-                }
-                b"created_at" => {
-                    seen.first(2)?;
-                    d.created_at = s.opt_string()?;
-                }
-                b"lang" => {
-                    seen.first(3)?;
-                    d.lang = s.opt_string()?;
-                }
-                b"author_id" => {
-                    seen.first(4)?;
-                    d.author_id = s.opt_string()?;
-                }
-                b"public_metrics" => {
-                    seen.first(5)?;
-                    d.public_metrics = s.opt(Self::public_metrics)?;
-                }
-                b"entities" => {
-                    seen.first(6)?;
-                    d.entities = s.opt(Self::entities)?;
-                }
-                b"attachments" => {
-                    seen.first(7)?;
-                    d.attachments = s.opt(Self::attachments)?;
-                }
-                b"referenced_tweets" => {
-                    seen.first(8)?;
-                    d.referenced_tweets = s.vec(Self::referenced_tweet)?;
-                }
-                b"in_reply_to_user_id" => {
-                    seen.first(9)?;
-                    d.in_reply_to_user_id = s.opt_string()?;
-                }
+                K::ConversationId
+                | K::EditHistoryTweetIds
+                | K::PossiblySensitive
+                | K::ReplySettings
+                | K::Source => return Some(false),
+                _ => seen.first(key.index())?,
+            }
+            match key {
+                K::Id => id = Some(s.string()?),
+                K::Text => text = Some(s.string()?),
+                K::CreatedAt => d.created_at = s.opt_string()?,
+                K::Lang => d.lang = s.opt_string()?,
+                K::AuthorId => d.author_id = s.opt_string()?,
+                K::PublicMetrics => d.public_metrics = s.opt(Self::public_metrics)?,
+                K::Entities => d.entities = s.opt(Self::entities)?,
+                K::Attachments => d.attachments = s.opt(Self::attachments)?,
+                K::ReferencedTweets => d.referenced_tweets = s.vec(Self::referenced_tweet)?,
+                K::InReplyToUserId => d.in_reply_to_user_id = s.opt_string()?,
                 _ => return Some(false),
             }
             Some(true)
@@ -608,33 +792,16 @@ impl<'a> Scanner<'a> {
     fn public_metrics(&mut self) -> Scan<PublicMetrics> {
         let mut m = PublicMetrics::default();
         let mut seen = Seen(0);
-        self.object(3, |s, key| {
+        self.fields(3, |s, key: MetricKey| {
+            use MetricKey as K;
+            seen.first(key.index())?;
             match key {
-                b"retweet_count" => {
-                    seen.first(0)?;
-                    m.retweet_count = s.u64()?;
-                }
-                b"reply_count" => {
-                    seen.first(1)?;
-                    m.reply_count = s.u64()?;
-                }
-                b"like_count" => {
-                    seen.first(2)?;
-                    m.like_count = s.u64()?;
-                }
-                b"quote_count" => {
-                    seen.first(3)?;
-                    m.quote_count = s.u64()?;
-                }
-                b"impression_count" => {
-                    seen.first(4)?;
-                    m.impression_count = s.opt(Self::u64)?;
-                }
-                b"bookmark_count" => {
-                    seen.first(5)?;
-                    m.bookmark_count = s.opt(Self::u64)?;
-                }
-                _ => return Some(false),
+                K::RetweetCount => m.retweet_count = s.u64()?,
+                K::ReplyCount => m.reply_count = s.u64()?,
+                K::LikeCount => m.like_count = s.u64()?,
+                K::QuoteCount => m.quote_count = s.u64()?,
+                K::ImpressionCount => m.impression_count = s.opt(Self::u64)?,
+                K::BookmarkCount => m.bookmark_count = s.opt(Self::u64)?,
             }
             Some(true)
         })?;
@@ -644,44 +811,43 @@ impl<'a> Scanner<'a> {
     fn entities(&mut self) -> Scan<Entities<'a>> {
         let mut e = Entities::default();
         let mut seen = Seen(0);
-        self.object(3, |s, key| {
+        self.fields(3, |s, key: EntityKey| {
+            use EntityKey as K;
             match key {
-                b"hashtags" => {
-                    seen.first(0)?;
+                K::Annotations | K::Cashtags => return Some(false),
+                _ => seen.first(key.index())?,
+            }
+            match key {
+                K::Hashtags => {
                     e.hashtags =
-                        s.vec(|s| s.required_string(b"tag", 4).map(|tag| Hashtag { tag }))?;
+                        s.vec(|s| s.one_string(4, HashtagKey::Tag).map(|tag| Hashtag { tag }))?;
                 }
-                b"mentions" => {
-                    seen.first(1)?;
+                K::Mentions => {
                     e.mentions = s.vec(|s| {
-                        s.required_string(b"username", 4)
+                        s.one_string(4, MentionKey::Username)
                             .map(|username| Mention { username })
                     })?;
                 }
-                b"urls" => {
-                    seen.first(2)?;
-                    e.urls = s.vec(|s| s.skip(4).map(|()| serde::de::IgnoredAny))?;
-                }
-                _ => return Some(false),
+                K::Urls => e.urls = s.vec(|s| s.skip(4).map(|()| serde::de::IgnoredAny))?,
+                K::Annotations | K::Cashtags => return Some(false),
             }
             Some(true)
         })?;
         Some(e)
     }
 
-    /// An object of which one string field is read (and required).
-    fn required_string(&mut self, name: &[u8], depth: u32) -> Scan<Cow<'a, str>> {
+    /// An object of which one string field, `want`, is read (and required).
+    fn one_string<F: Fields + PartialEq>(&mut self, depth: u32, want: F) -> Scan<Cow<'a, str>> {
         let mut value = None;
-        self.object(depth, |s, key| {
-            if key == name {
-                if value.is_some() {
-                    return None;
-                }
-                value = Some(s.string()?);
-                Some(true)
-            } else {
-                Some(false)
+        self.fields(depth, |s, key: F| {
+            if key != want {
+                return Some(false);
             }
+            if value.is_some() {
+                return None;
+            }
+            value = Some(s.string()?);
+            Some(true)
         })?;
         value
     }
@@ -689,37 +855,34 @@ impl<'a> Scanner<'a> {
     fn attachments(&mut self) -> Scan<Attachments<'a>> {
         let mut a = Attachments::default();
         let mut seen = Seen(0);
-        self.object(3, |s, key| {
-            if key == b"media_keys" {
-                seen.first(0)?;
-                a.media_keys = s.vec(Self::string)?;
-                Some(true)
-            } else {
-                Some(false)
+        self.fields(3, |s, key: AttachmentKey| {
+            seen.first(key.index())?;
+            match key {
+                AttachmentKey::MediaKeys => a.media_keys = s.vec(Self::string)?,
             }
+            Some(true)
         })?;
         Some(a)
     }
 
     fn referenced_tweet(&mut self) -> Scan<ReferencedTweet<'a>> {
-        self.required_string(b"type", 3)
+        self.one_string(3, ReferenceKey::Type)
             .map(|kind| ReferencedTweet { kind })
     }
 
     fn includes(&mut self) -> Scan<Includes<'a>> {
         let mut inc = Includes::default();
         let mut seen = Seen(0);
-        self.object(2, |s, key| {
+        self.fields(2, |s, key: IncludesKey| {
+            use IncludesKey as K;
             match key {
-                b"users" => {
-                    seen.first(0)?;
-                    inc.users = s.vec(Self::user)?;
-                }
-                b"media" => {
-                    seen.first(1)?;
-                    inc.media = s.vec(Self::media)?;
-                }
-                _ => return Some(false),
+                K::Tweets => return Some(false),
+                _ => seen.first(key.index())?,
+            }
+            match key {
+                K::Users => inc.users = s.vec(Self::user)?,
+                K::Media => inc.media = s.vec(Self::media)?,
+                K::Tweets => return Some(false),
             }
             Some(true)
         })?;
@@ -735,24 +898,17 @@ impl<'a> Scanner<'a> {
             public_metrics: None,
         };
         let mut seen = Seen(0);
-        self.object(3, |s, key| {
+        self.fields(3, |s, key: UserKey| {
+            use UserKey as K;
             match key {
-                b"id" => {
-                    seen.first(0)?;
-                    id = Some(s.string()?);
-                }
-                b"username" => {
-                    seen.first(1)?;
-                    u.username = s.opt_string()?;
-                }
-                b"name" => {
-                    seen.first(2)?;
-                    u.name = s.opt_string()?;
-                }
-                b"public_metrics" => {
-                    seen.first(3)?;
-                    u.public_metrics = s.opt(Self::user_metrics)?;
-                }
+                K::Id | K::Username | K::Name | K::PublicMetrics => seen.first(key.index())?,
+                _ => return Some(false),
+            }
+            match key {
+                K::Id => id = Some(s.string()?),
+                K::Username => u.username = s.opt_string()?,
+                K::Name => u.name = s.opt_string()?,
+                K::PublicMetrics => u.public_metrics = s.opt(Self::user_metrics)?,
                 _ => return Some(false),
             }
             Some(true)
@@ -764,14 +920,13 @@ impl<'a> Scanner<'a> {
     fn user_metrics(&mut self) -> Scan<UserMetrics> {
         let mut m = UserMetrics::default();
         let mut seen = Seen(0);
-        self.object(4, |s, key| {
-            if key == b"followers_count" {
-                seen.first(0)?;
-                m.followers_count = s.opt(Self::u64)?;
-                Some(true)
-            } else {
-                Some(false)
+        self.fields(4, |s, key: UserMetricKey| {
+            if key != UserMetricKey::FollowersCount {
+                return Some(false);
             }
+            seen.first(key.index())?;
+            m.followers_count = s.opt(Self::u64)?;
+            Some(true)
         })?;
         Some(m)
     }
@@ -779,17 +934,11 @@ impl<'a> Scanner<'a> {
     fn media(&mut self) -> Scan<Media<'a>> {
         let (mut media_key, mut kind) = (None, None);
         let mut seen = Seen(0);
-        self.object(3, |s, key| {
+        self.fields(3, |s, key: MediaKey| {
+            seen.first(key.index())?;
             match key {
-                b"media_key" => {
-                    seen.first(0)?;
-                    media_key = Some(s.string()?);
-                }
-                b"type" => {
-                    seen.first(1)?;
-                    kind = Some(s.string()?);
-                }
-                _ => return Some(false),
+                MediaKey::MediaKey => media_key = Some(s.string()?),
+                MediaKey::Type => kind = Some(s.string()?),
             }
             Some(true)
         })?;
@@ -805,17 +954,11 @@ impl<'a> Scanner<'a> {
             tag: None,
         };
         let mut seen = Seen(0);
-        self.object(3, |s, key| {
+        self.fields(3, |s, key: RuleKey| {
+            seen.first(key.index())?;
             match key {
-                b"id" => {
-                    seen.first(0)?;
-                    rule.id = s.opt_string()?;
-                }
-                b"tag" => {
-                    seen.first(1)?;
-                    rule.tag = s.opt_string()?;
-                }
-                _ => return Some(false),
+                RuleKey::Id => rule.id = s.opt_string()?,
+                RuleKey::Tag => rule.tag = s.opt_string()?,
             }
             Some(true)
         })?;
@@ -940,6 +1083,49 @@ mod tests {
         ] {
             assert!(!agree(json), "scanner should decline: {json}");
         }
+    }
+
+    #[test]
+    fn keys_in_any_order_and_spacing_read_alike() {
+        // The usual order (every key guessed), the reverse (every key searched), spaced
+        // keys and names that only start like a known one.
+        let fields = [
+            r#""author_id":"7""#,
+            r#""conversation_id":"42""#,
+            r#""created_at":"2023-03-14T15:09:26.000Z""#,
+            r#""edit_history_tweet_ids":["42"]"#,
+            r#""id":"42""#,
+            r#""lang":"en""#,
+            r#""possibly_sensitive":false"#,
+            r#""public_metrics":{"retweet_count":1,"reply_count":2,"like_count":3,"quote_count":4,"bookmark_count":5,"impression_count":6}"#,
+            r#""source":"web""#,
+            r#""text":"a \"b\"""#,
+            r#""entities":{"hashtags":[{"start":0,"end":2,"tag":"Cat"}],"mentions":[{"start":3,"end":5,"username":"Bob","id":"9"}]}"#,
+            r#""referenced_tweets":[{"type":"quoted","id":"9"}]"#,
+        ];
+        let rest = r#""includes":{"users":[{"created_at":"x","id":"7","name":"K","public_metrics":{"followers_count":12,"following_count":1},"username":"k"}]},"matching_rules":[{"id":"1","tag":"cats"}]"#;
+        let post_of = |data: &[&str]| format!(r#"{{"data":{{{}}},{rest}}}"#, data.join(","));
+        let usual = post_of(&fields);
+        let reversed: Vec<&str> = fields.iter().rev().copied().collect();
+        let reversed = post_of(&reversed);
+        let spaced = usual
+            .replace(r#""id":"#, r#""id" : "#)
+            .replace(r#""tag":"#, "\"tag\"\n:");
+        let lookalikes = usual.replace(r#""lang":"#, r#""lang":"xx","langs":"#);
+        let read = |json: &str| post(json).map(|p| format!("{p:?}"));
+        for json in [&usual, &reversed, &spaced, &lookalikes] {
+            assert!(agree(json), "{json}");
+        }
+        assert_eq!(read(&usual), read(&reversed));
+        assert_eq!(read(&usual), read(&spaced));
+        // A model field twice is left to serde (which refuses it), guessed or searched;
+        // a key read past may repeat, as serde allows.
+        for twice in [r#""lang":"en","lang":"de""#, r#""text":"a","id":"42""#] {
+            let json = usual.replace(r#""lang":"en""#, twice);
+            assert!(!agree(&json), "{json}");
+        }
+        let json = usual.replace(r#""source":"web""#, r#""source":"web","source":"app""#);
+        assert!(agree(&json), "{json}");
     }
 
     #[test]
