@@ -29,20 +29,17 @@ type Scan<T> = Option<T>;
 
 /// Reads one post, or `None` when `serde_json` must decide.
 pub fn post(text: &str) -> Option<StreamPost<'_>> {
-    let mut s = Scanner {
-        src: text,
-        bytes: text.as_bytes(),
-        pos: 0,
-    };
+    let mut s = Scanner { src: text, pos: 0 };
     s.ws();
     let post = s.stream_post()?;
     s.ws();
-    (s.pos == s.bytes.len()).then_some(post)
+    (s.pos == s.src.len()).then_some(post)
 }
 
 struct Scanner<'a> {
+    /// The payload; its bytes are always taken from it, so the compiler sees that a byte
+    /// just checked to be `"` is a char boundary when a string is cut there.
     src: &'a str,
-    bytes: &'a [u8],
     pos: usize,
 }
 
@@ -322,12 +319,12 @@ pub(crate) fn next_special(bytes: &[u8], from: usize) -> Option<usize> {
 impl<'a> Scanner<'a> {
     #[inline]
     fn peek(&self) -> Scan<u8> {
-        self.bytes.get(self.pos).copied()
+        self.src.as_bytes().get(self.pos).copied()
     }
 
     #[inline]
     fn ws(&mut self) {
-        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes.get(self.pos) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.src.as_bytes().get(self.pos) {
             self.pos += 1;
         }
     }
@@ -335,7 +332,7 @@ impl<'a> Scanner<'a> {
     /// The next byte after whitespace (none in compact JSON: one comparison then).
     #[inline(always)]
     fn token(&mut self) -> Scan<u8> {
-        let b = *self.bytes.get(self.pos)?;
+        let b = *self.src.as_bytes().get(self.pos)?;
         if b > b' ' {
             return Some(b);
         }
@@ -355,7 +352,7 @@ impl<'a> Scanner<'a> {
 
     fn literal(&mut self, word: &[u8]) -> Scan<()> {
         let end = self.pos + word.len();
-        if self.bytes.get(self.pos..end)? == word {
+        if self.src.as_bytes().get(self.pos..end)? == word {
             self.pos = end;
             Some(())
         } else {
@@ -377,42 +374,49 @@ impl<'a> Scanner<'a> {
     /// Position of the next `"`, `\` or control byte at or after `self.pos`.
     #[inline(always)]
     fn next_special(&self) -> Scan<usize> {
-        next_special(self.bytes, self.pos)
+        next_special(self.src.as_bytes(), self.pos)
     }
 
-    /// A string value (after whitespace), borrowed when it has no escapes.
+    /// A string value (after whitespace), borrowed when it has no escapes (inline: most
+    /// strings end at the first special byte).
+    #[inline(always)]
     fn string(&mut self) -> Scan<Cow<'a, str>> {
         self.eat(b'"')?;
         let start = self.pos;
         let end = self.next_special()?;
-        match self.bytes[end] {
-            b'"' => {
-                self.pos = end + 1;
-                Some(Cow::Borrowed(self.src.get(start..end)?))
-            }
-            b'\\' => {
-                let mut out = String::with_capacity(end - start + 16);
-                out.push_str(self.src.get(start..end)?);
-                self.pos = end;
-                loop {
-                    match self.bytes[self.pos] {
-                        b'"' => {
-                            self.pos += 1;
-                            return Some(Cow::Owned(out));
-                        }
-                        b'\\' => {
-                            self.pos += 1;
-                            out.push(self.escape()?);
-                        }
-                        _ => return None, // control byte
-                    }
-                    let from = self.pos;
-                    let to = self.next_special()?;
-                    out.push_str(self.src.get(from..to)?);
-                    self.pos = to;
+        if self.src.as_bytes()[end] == b'"' {
+            self.pos = end + 1;
+            return Some(Cow::Borrowed(self.src.get(start..end)?));
+        }
+        self.escaped_string(start, end)
+    }
+
+    /// The rest of a string from `start` whose first special byte is at `end`: unescaped
+    /// into an owned `String`.
+    #[inline(never)]
+    fn escaped_string(&mut self, start: usize, end: usize) -> Scan<Cow<'a, str>> {
+        if self.src.as_bytes()[end] != b'\\' {
+            return None; // control byte
+        }
+        let mut out = String::with_capacity(end - start + 16);
+        out.push_str(self.src.get(start..end)?);
+        self.pos = end;
+        loop {
+            match self.src.as_bytes()[self.pos] {
+                b'"' => {
+                    self.pos += 1;
+                    return Some(Cow::Owned(out));
                 }
+                b'\\' => {
+                    self.pos += 1;
+                    out.push(self.escape()?);
+                }
+                _ => return None, // control byte
             }
-            _ => None,
+            let from = self.pos;
+            let to = self.next_special()?;
+            out.push_str(self.src.get(from..to)?);
+            self.pos = to;
         }
     }
 
@@ -459,7 +463,7 @@ impl<'a> Scanner<'a> {
     }
 
     fn hex4(&mut self) -> Scan<u32> {
-        let digits = self.bytes.get(self.pos..self.pos + 4)?;
+        let digits = self.src.as_bytes().get(self.pos..self.pos + 4)?;
         let mut value = 0;
         for &d in digits {
             value = value * 16 + char::from(d).to_digit(16)?;
@@ -473,16 +477,16 @@ impl<'a> Scanner<'a> {
     fn key_rest(&mut self) -> Scan<&'a [u8]> {
         let start = self.pos;
         let end = self.next_special()?;
-        if self.bytes[end] != b'"' {
+        if self.src.as_bytes()[end] != b'"' {
             return None;
         }
         self.pos = end + 1;
-        if self.bytes.get(self.pos) == Some(&b':') {
+        if self.src.as_bytes().get(self.pos) == Some(&b':') {
             self.pos += 1;
         } else {
             self.eat(b':')?;
         }
-        Some(&self.bytes[start..end])
+        Some(&self.src.as_bytes()[start..end])
     }
 
     /// An object of a kind the model knows, whose values are `depth` levels down. `field`
@@ -512,7 +516,7 @@ impl<'a> Scanner<'a> {
             self.pos += 1;
             let guessed = F::ALL
                 .get(next)
-                .and_then(|&f| Some((f, f.named_at(&self.bytes[self.pos..])?)));
+                .and_then(|&f| Some((f, f.named_at(&self.src.as_bytes()[self.pos..])?)));
             let known = match guessed {
                 Some((f, len)) => {
                     self.pos += len;
@@ -528,12 +532,7 @@ impl<'a> Scanner<'a> {
                 None => false,
             };
             if !read {
-                // Most unknown values are strings: skipped here without the general loop.
-                if self.token()? == b'"' {
-                    self.skip_string()?;
-                } else {
-                    self.skip(depth)?;
-                }
+                self.skip_value(depth)?;
             }
             match self.token()? {
                 b',' => self.pos += 1,
@@ -589,18 +588,43 @@ impl<'a> Scanner<'a> {
     fn u64(&mut self) -> Scan<u64> {
         self.token()?;
         let start = self.pos;
-        let mut value: u64 = 0;
-        while let Some(&d @ b'0'..=b'9') = self.bytes.get(self.pos) {
-            value = value.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
-            self.pos += 1;
-        }
-        let len = self.pos - start;
-        if len == 0 || (len > 1 && self.bytes[start] == b'0') {
-            return None;
-        }
+        let digits = self.src.as_bytes()[start..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        let end = start + digits;
+        let value = match digits {
+            0 => return None,
+            1 => u64::from(self.src.as_bytes()[start] - b'0'),
+            // Up to 19 digits cannot overflow: no checks in the loop.
+            2..=19 if self.src.as_bytes()[start] != b'0' => self.src.as_bytes()[start..end]
+                .iter()
+                .fold(0, |v, &d| v * 10 + u64::from(d - b'0')),
+            20 if self.src.as_bytes()[start] != b'0' => {
+                self.src.as_bytes()[start..end].iter().try_fold(0u64, |v, &d| {
+                    v.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+                })?
+            }
+            _ => return None, // a leading zero, or too long for u64
+        };
+        self.pos = end;
         match self.peek() {
             Some(b'.' | b'e' | b'E') => None,
             _ => Some(value),
+        }
+    }
+
+    /// Validates and skips one value `depth` levels down: strings, numbers and literals
+    /// here, containers in [`Scanner::skip`]'s loop.
+    #[inline(always)]
+    fn skip_value(&mut self, depth: u32) -> Scan<()> {
+        match self.token()? {
+            b'"' => self.skip_string(),
+            b'-' | b'0'..=b'9' => self.skip_number(),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            _ => self.skip(depth),
         }
     }
 
@@ -614,7 +638,7 @@ impl<'a> Scanner<'a> {
             match self.token()? {
                 b'"' => self.skip_string()?,
                 b'{' | b'[' => {
-                    let object = self.bytes[self.pos] == b'{';
+                    let object = self.src.as_bytes()[self.pos] == b'{';
                     self.pos += 1;
                     let close = if object { b'}' } else { b']' };
                     if self.token()? == close {
@@ -677,7 +701,7 @@ impl<'a> Scanner<'a> {
         loop {
             let at = self.next_special()?;
             self.pos = at + 1;
-            match self.bytes[at] {
+            match self.src.as_bytes()[at] {
                 b'"' => return Some(()),
                 b'\\' => {
                     self.escape()?;
@@ -712,9 +736,10 @@ impl<'a> Scanner<'a> {
     }
 
     fn digits(&mut self) {
-        while let Some(b'0'..=b'9') = self.peek() {
-            self.pos += 1;
-        }
+        self.pos += self.src.as_bytes()[self.pos..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
     }
 
     fn some_digits(&mut self) -> Scan<()> {
