@@ -93,8 +93,10 @@ impl Document<'_> {
         opt_string(out, self.lang.as_deref());
         out.extend_from_slice(b",\"created_at\":");
         opt_string(out, self.created_at.as_deref());
-        out.extend_from_slice(b",\"arrived_at\":");
-        string(out, self.arrived_at.as_str());
+        out.extend_from_slice(b",\"arrived_at\":\"");
+        // Digits and ISO-8601 punctuation only: nothing to check or escape.
+        out.extend_from_slice(self.arrived_at.as_bytes());
+        out.push(b'"');
         out.extend_from_slice(b",\"processed_at\":");
         string(out, self.processed_at);
         out.extend_from_slice(b",\"author\":{\"id\":");
@@ -237,6 +239,11 @@ impl IsoTime {
         }
     }
 
+    /// The time's bytes (ASCII).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+
     /// The time as text.
     pub fn as_str(&self) -> &str {
         // Built from a `&str` cut at its end (or ASCII digits): always valid.
@@ -336,6 +343,46 @@ pub fn iso(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// Formats arrival times ([`iso_millis`]) for one invocation: a time in the same second as
+/// the one before it (a Firehose buffer holds tens of records per second) takes that
+/// time's text and writes only its milliseconds.
+#[derive(Debug, Clone, Copy)]
+pub struct ArrivalClock {
+    /// The last time formatted by hand, as whole seconds since the epoch (-1: none).
+    second: i64,
+    time: IsoTime,
+}
+
+impl Default for ArrivalClock {
+    fn default() -> Self {
+        ArrivalClock {
+            second: -1,
+            time: IsoTime::new(""),
+        }
+    }
+}
+
+impl ArrivalClock {
+    /// `ms` as [`iso_millis`] formats it.
+    pub fn format(&mut self, ms: i64) -> IsoTime {
+        if ms >= 0 && ms / 1000 == self.second {
+            let mut time = self.time;
+            let milli = ms % 1000;
+            time.bytes[20] = b'0' + (milli / 100) as u8;
+            time.bytes[21] = b'0' + (milli / 10 % 10) as u8;
+            time.bytes[22] = b'0' + (milli % 10) as u8;
+            return time;
+        }
+        let time = iso_millis(ms);
+        // Only the hand-made form (years 1970..=9999, 24 bytes) has its milliseconds at 20.
+        if ms >= 0 && time.len == 24 {
+            self.second = ms / 1000;
+            self.time = time;
+        }
+        time
+    }
+}
+
 /// Turns a post into a document, or says why the policy drops it.
 ///
 /// `arrival_ms` is the record's `approximateArrivalTimestamp`; `processed_at` is the
@@ -343,6 +390,16 @@ pub fn iso(t: DateTime<Utc>) -> String {
 pub fn clean<'a>(
     post: StreamPost<'a>,
     arrival_ms: i64,
+    processed_at: &'a str,
+    config: &Config,
+) -> Result<Cleaned<'a>, RecordError> {
+    clean_arrived(post, iso_millis(arrival_ms), processed_at, config)
+}
+
+/// [`clean`] with the arrival time already formatted (see [`ArrivalClock`]).
+pub fn clean_arrived<'a>(
+    post: StreamPost<'a>,
+    arrived_at: IsoTime,
     processed_at: &'a str,
     config: &Config,
 ) -> Result<Cleaned<'a>, RecordError> {
@@ -448,7 +505,7 @@ pub fn clean<'a>(
         text,
         lang,
         created_at: data.created_at.map(normalise_time),
-        arrived_at: iso_millis(arrival_ms),
+        arrived_at,
         processed_at,
         author,
         category,
@@ -611,6 +668,43 @@ mod tests {
         {
             Cleaned::Keep(doc) => *doc,
             Cleaned::Drop(r) => panic!("dropped: {r:?}"),
+        }
+    }
+
+    #[test]
+    fn the_arrival_clock_formats_as_iso_millis_does() {
+        let mut clock = ArrivalClock::default();
+        let mut ms = 1_678_806_565_990;
+        // Steps within a second, across seconds, minutes, a day, a year; then back in
+        // time, the epoch, and times outside the hand-made range.
+        for step in [
+            0,
+            3,
+            7,
+            1,
+            999,
+            1000,
+            17,
+            60_000,
+            86_400_000,
+            31_536_000_000,
+        ] {
+            ms += step;
+            assert_eq!(clock.format(ms), iso_millis(ms), "{ms}");
+            assert_eq!(clock.format(ms + 1), iso_millis(ms + 1), "{}", ms + 1);
+        }
+        for ms in [
+            ms - 86_400_000,
+            0,
+            999,
+            1000,
+            -1,
+            -1001,
+            253_402_300_799_999,
+            253_402_300_800_000,
+            5,
+        ] {
+            assert_eq!(clock.format(ms), iso_millis(ms), "{ms}");
         }
     }
 

@@ -23,7 +23,7 @@ use serde::Serialize;
 use tracing::{debug, warn};
 
 use crate::config::Config;
-use crate::document::{clean, iso, Cleaned, Document};
+use crate::document::{clean_arrived, iso, ArrivalClock, Cleaned, Document};
 use crate::error::RecordError;
 use crate::firehose::{
     response_len, wire_len, FirehoseEvent, FirehoseRecord, FirehoseResponse, RecordResult,
@@ -274,6 +274,7 @@ impl<A: Analyzer> Transformer<A> {
         let batch_records = self.analyzer.batch_records().max(1);
         let mut payloads = Payloads::with_capacity(batch_records.min(event.records.len()));
         let mut ids = DuplicateIds::with_capacity(event.records.len());
+        let mut clock = ArrivalClock::default();
         for batch in event.records.chunks(batch_records) {
             payloads.refill(batch);
             report.bytes_in += payloads.bytes.len() as u64;
@@ -283,7 +284,8 @@ impl<A: Analyzer> Transformer<A> {
                 .map(|(record, range)| {
                     let stage = match range {
                         Ok(range) => {
-                            self.stage(record, &payloads.bytes[range.clone()], &processed_at)
+                            let bytes = &payloads.bytes[range.clone()];
+                            self.stage(record, bytes, &processed_at, &mut clock)
                         }
                         Err(err) => Stage::Failed(err.clone()),
                     };
@@ -364,6 +366,7 @@ impl<A: Analyzer> Transformer<A> {
         record: &FirehoseRecord,
         bytes: &'a [u8],
         processed_at: &'a str,
+        clock: &mut ArrivalClock,
     ) -> Stage<'a> {
         let text = match simdutf8::basic::from_utf8(bytes) {
             Ok(text) => text,
@@ -382,9 +385,9 @@ impl<A: Analyzer> Transformer<A> {
             Ok(post) => post,
             Err(err) => return Stage::Failed(err),
         };
-        match clean(
+        match clean_arrived(
             post,
-            record.approximate_arrival_timestamp,
+            clock.format(record.approximate_arrival_timestamp),
             processed_at,
             &self.config,
         ) {

@@ -316,6 +316,35 @@ pub(crate) fn next_special(bytes: &[u8], from: usize) -> Option<usize> {
         .map(|at| i + at)
 }
 
+/// Whether `bytes` holds a `"`, `\\` or control byte anywhere: whole blocks, then one
+/// last block that overlaps the ones already checked (a short string is one or two
+/// overlapping words), so no byte is looked at one at a time.
+#[inline]
+pub(crate) fn needs_escape(bytes: &[u8]) -> bool {
+    let mut rest = bytes;
+    while let Some((chunk, tail)) = rest.split_first_chunk::<16>() {
+        if specials16(chunk) != 0 {
+            return true;
+        }
+        rest = tail;
+    }
+    if rest.is_empty() {
+        return false;
+    }
+    if let Some(last) = bytes.last_chunk::<16>() {
+        return specials16(last) != 0;
+    }
+    // Fewer than 16 bytes in all.
+    let word = |chunk: &[u8; 8]| specials(u64::from_le_bytes(*chunk));
+    if let (Some(first), Some(last)) = (bytes.first_chunk::<8>(), bytes.last_chunk::<8>()) {
+        return word(first) | word(last) != 0;
+    }
+    // Fewer than 8: padded with spaces, which need no escape.
+    let mut block = [b' '; 8];
+    block[..bytes.len()].copy_from_slice(bytes);
+    word(&block) != 0
+}
+
 impl<'a> Scanner<'a> {
     #[inline]
     fn peek(&self) -> Scan<u8> {
@@ -585,6 +614,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// A plain non-negative integer that fits in `u64`.
+    #[inline(always)]
     fn u64(&mut self) -> Scan<u64> {
         self.token()?;
         let start = self.pos;
@@ -600,11 +630,11 @@ impl<'a> Scanner<'a> {
             2..=19 if self.src.as_bytes()[start] != b'0' => self.src.as_bytes()[start..end]
                 .iter()
                 .fold(0, |v, &d| v * 10 + u64::from(d - b'0')),
-            20 if self.src.as_bytes()[start] != b'0' => {
-                self.src.as_bytes()[start..end].iter().try_fold(0u64, |v, &d| {
+            20 if self.src.as_bytes()[start] != b'0' => self.src.as_bytes()[start..end]
+                .iter()
+                .try_fold(0u64, |v, &d| {
                     v.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-                })?
-            }
+                })?,
             _ => return None, // a leading zero, or too long for u64
         };
         self.pos = end;
@@ -1046,6 +1076,22 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn needs_escape_sees_a_special_byte_anywhere() {
+        for len in 0..72 {
+            for at in 0..=len {
+                for special in [b'"', b'\\', b'\n', 0x1f, 0] {
+                    let mut bytes = vec![b'a'; len];
+                    if at < len {
+                        bytes[at] = special;
+                    }
+                    assert_eq!(needs_escape(&bytes), at < len, "{bytes:?}");
+                }
+            }
+        }
+        assert!(!needs_escape("é 🐱 مرحبا 日本語 \u{7f}".as_bytes()));
     }
 
     /// Both readers on one payload: the scanner may decline, but when it reads, serde

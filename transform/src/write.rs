@@ -4,13 +4,26 @@
 //! `"`/`\`/control characters escaped as serde_json escapes them, nothing else escaped);
 //! `document::tests` and `tests/fast_paths.rs` hold the two side by side.
 
-use crate::scan::next_special;
+use crate::scan::{needs_escape, next_special};
 
 /// Appends `s` as a JSON string.
 #[inline]
 pub(crate) fn string(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
+    if needs_escape(bytes) {
+        return escaped(out, bytes);
+    }
     out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(bytes);
+    out.push(b'"');
+}
+
+/// Appends `bytes`, which need escapes, as a JSON string.
+#[cold]
+#[inline(never)]
+fn escaped(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.reserve(bytes.len() + 8);
     out.push(b'"');
     let mut from = 0;
     while let Some(at) = next_special(bytes, from) {
