@@ -412,7 +412,14 @@ pub fn clean_arrived<'a>(
     if data.id.is_empty() {
         return Err(RecordError::EmptyField("data.id"));
     }
-    let text = decode_entities(data.text);
+    let (has_entities, chars) = crate::scan::amp_and_chars(&data.text);
+    let (text, text_length) = if has_entities {
+        let text = decode_entities(data.text);
+        let chars = text.chars().count();
+        (text, chars)
+    } else {
+        (data.text, chars)
+    };
     let is_retweet =
         data.referenced_tweets.iter().any(|r| r.kind == "retweeted") || text.starts_with("RT @");
     if is_retweet && config.drop_retweets {
@@ -427,7 +434,6 @@ pub fn clean_arrived<'a>(
             return Ok(Cleaned::Drop(DropReason::Language));
         }
     }
-    let text_length = text.chars().count();
     if text_length < config.min_text_length {
         return Ok(Cleaned::Drop(DropReason::TooShort));
     }

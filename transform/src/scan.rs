@@ -345,6 +345,47 @@ pub(crate) fn needs_escape(bytes: &[u8]) -> bool {
     word(&block) != 0
 }
 
+/// Whether `text` holds a `&` (an HTML entity to decode), and its length in characters
+/// (bytes that do not continue a UTF-8 sequence): one vector pass for both, counts kept
+/// per lane and added once at the end.
+pub(crate) fn amp_and_chars(text: &str) -> (bool, usize) {
+    let bytes = text.as_bytes();
+    let (amp, high, continuing) = (u8x16::splat(b'&'), u8x16::splat(0xC0), u8x16::splat(0x80));
+    let mut found = u8x16::splat(0);
+    let mut found_in_tail = false;
+    let mut continuations = 0;
+    let mut rest = bytes;
+    // A lane counts at most 255 blocks before it is added up.
+    while !rest.is_empty() {
+        let mut lanes = u8x16::splat(0);
+        let mut blocks = 0;
+        while let Some((chunk, tail)) = rest.split_first_chunk::<16>() {
+            let v = u8x16::from(*chunk);
+            found |= v.simd_eq(amp);
+            // Each lane of a comparison is 0 or 0xFF: subtracting it counts one.
+            lanes -= (v & high).simd_eq(continuing);
+            rest = tail;
+            blocks += 1;
+            if blocks == 255 {
+                break;
+            }
+        }
+        continuations += lanes
+            .to_array()
+            .iter()
+            .map(|&n| usize::from(n))
+            .sum::<usize>();
+        if rest.len() < 16 {
+            for &b in rest {
+                found_in_tail |= b == b'&';
+                continuations += usize::from(b & 0xC0 == 0x80);
+            }
+            break;
+        }
+    }
+    (found.any() || found_in_tail, bytes.len() - continuations)
+}
+
 impl<'a> Scanner<'a> {
     #[inline]
     fn peek(&self) -> Scan<u8> {
@@ -1092,6 +1133,23 @@ mod tests {
             }
         }
         assert!(!needs_escape("é 🐱 مرحبا 日本語 \u{7f}".as_bytes()));
+    }
+
+    #[test]
+    fn amp_and_chars_finds_ampersands_and_counts_characters() {
+        let samples = ["", "&", "a", "cats &amp; dogs", "é 🐱 مرحبا 日本語", "🐶&"];
+        for sample in samples {
+            for times in [1, 3, 17, 300, 5000] {
+                for pad in 0..17 {
+                    let text = format!("{}{}", "x".repeat(pad), sample.repeat(times));
+                    assert_eq!(
+                        amp_and_chars(&text),
+                        (text.contains('&'), text.chars().count()),
+                        "{sample:?} x{times} after {pad}"
+                    );
+                }
+            }
+        }
     }
 
     /// Both readers on one payload: the scanner may decline, but when it reads, serde
