@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::config::{Config, MultiCategory};
 use crate::error::RecordError;
-use crate::post::StreamPost;
+use crate::post::{List, StreamPost};
 use crate::sentiment::Sentiment;
 
 /// Version of the document schema; bumped on any incompatible change.
@@ -49,17 +49,17 @@ pub struct Document<'a> {
     /// Primary category.
     pub category: Cow<'a, str>,
     /// Every matching rule tag, de-duplicated, in rule order.
-    pub categories: Vec<Cow<'a, str>>,
+    pub categories: List<Cow<'a, str>, 2>,
     /// Public metrics.
     pub metrics: Metrics,
     /// Whether media is attached.
     pub has_media: bool,
     /// Types of the attached media (`photo`, `video`, `animated_gif`), de-duplicated.
-    pub media_types: Vec<Cow<'a, str>>,
+    pub media_types: List<Cow<'a, str>, 2>,
     /// Hashtags, lower-cased, de-duplicated, without `#`.
-    pub hashtags: Vec<Cow<'a, str>>,
+    pub hashtags: List<Cow<'a, str>, 2>,
     /// Mentioned usernames, lower-cased, de-duplicated, without `@`.
-    pub mentions: Vec<Cow<'a, str>>,
+    pub mentions: List<Cow<'a, str>, 2>,
     /// Number of links in the text.
     pub url_count: u32,
     /// A retweet (`referenced_tweets` type `retweeted`, or text starting `RT @`).
@@ -388,24 +388,26 @@ impl ArrivalClock {
 /// `arrival_ms` is the record's `approximateArrivalTimestamp`; `processed_at` is the
 /// invocation's time, already formatted.
 pub fn clean<'a>(
-    post: StreamPost<'a>,
+    mut post: StreamPost<'a>,
     arrival_ms: i64,
     processed_at: &'a str,
     config: &Config,
 ) -> Result<Cleaned<'a>, RecordError> {
-    clean_arrived(post, iso_millis(arrival_ms), processed_at, config)
+    clean_arrived(&mut post, iso_millis(arrival_ms), processed_at, config)
 }
 
-/// [`clean`] with the arrival time already formatted (see [`ArrivalClock`]).
+/// [`clean`] with the arrival time already formatted (see [`ArrivalClock`]), taking what
+/// it uses out of `post` (read in place, not moved).
 pub fn clean_arrived<'a>(
-    post: StreamPost<'a>,
+    post: &mut StreamPost<'a>,
     arrived_at: IsoTime,
     processed_at: &'a str,
     config: &Config,
 ) -> Result<Cleaned<'a>, RecordError> {
+    use std::mem::take;
     let StreamPost {
         data,
-        mut includes,
+        includes,
         matching_rules,
         source,
     } = post;
@@ -414,18 +416,18 @@ pub fn clean_arrived<'a>(
     }
     let (has_entities, chars) = crate::scan::amp_and_chars(&data.text);
     let (text, text_length) = if has_entities {
-        let text = decode_entities(data.text);
+        let text = decode_entities(take(&mut data.text));
         let chars = text.chars().count();
         (text, chars)
     } else {
-        (data.text, chars)
+        (take(&mut data.text), chars)
     };
     let is_retweet =
         data.referenced_tweets.iter().any(|r| r.kind == "retweeted") || text.starts_with("RT @");
     if is_retweet && config.drop_retweets {
         return Ok(Cleaned::Drop(DropReason::Retweet));
     }
-    let lang = data.lang.map(ascii_lower);
+    let lang = data.lang.take().map(ascii_lower);
     if let Some(allowed) = &config.languages {
         if !lang
             .as_deref()
@@ -438,9 +440,8 @@ pub fn clean_arrived<'a>(
         return Ok(Cleaned::Drop(DropReason::TooShort));
     }
 
-    // In place: the tags take over the rules' allocation (so do hashtags and mentions).
     let categories = unique(
-        matching_rules.into_iter().filter_map(|r| r.tag).collect(),
+        matching_rules.drain(..).filter_map(|r| r.tag).collect(),
         |tag| tag,
     );
     let category = match (categories.as_slice(), config.multi_category) {
@@ -451,7 +452,7 @@ pub fn clean_arrived<'a>(
     };
 
     let mut author = Author {
-        id: data.author_id,
+        id: data.author_id.take(),
         ..Author::default()
     };
     if let Some(user) = author
@@ -465,7 +466,7 @@ pub fn clean_arrived<'a>(
         author.followers = user.public_metrics.as_ref().and_then(|m| m.followers_count);
     }
 
-    let m = data.public_metrics.unwrap_or_default();
+    let m = data.public_metrics.take().unwrap_or_default();
     let metrics = Metrics {
         retweets: m.retweet_count,
         replies: m.reply_count,
@@ -481,9 +482,12 @@ pub fn clean_arrived<'a>(
             .saturating_add(m.bookmark_count.unwrap_or(0)),
     };
 
-    let media_keys = data.attachments.map(|a| a.media_keys).unwrap_or_default();
-    let mut media_types: Vec<Cow<'a, str>> = Vec::new();
-    for key in &media_keys {
+    let media_keys = data
+        .attachments
+        .as_ref()
+        .map_or(&[][..], |a| &a.media_keys[..]);
+    let mut media_types: List<Cow<'a, str>, 2> = List::new();
+    for key in media_keys {
         if let Some(media) = includes.media.iter().find(|m| &m.media_key == key) {
             if !media_types.contains(&media.kind) {
                 media_types.push(media.kind.clone());
@@ -491,26 +495,24 @@ pub fn clean_arrived<'a>(
         }
     }
 
-    let entities = data.entities.unwrap_or_default();
-    let hashtags = unique(
-        entities.hashtags.into_iter().map(|h| h.tag).collect(),
-        lower,
-    );
+    let mut entities = data.entities.take().unwrap_or_default();
+    let hashtags = unique(entities.hashtags.drain(..).map(|h| h.tag).collect(), lower);
     let mentions = unique(
-        entities.mentions.into_iter().map(|m| m.username).collect(),
+        entities.mentions.drain(..).map(|m| m.username).collect(),
         lower,
     );
 
     Ok(Cleaned::Keep(Box::new(Document {
         schema_version: SCHEMA_VERSION,
-        post_id: data.id,
+        post_id: take(&mut data.id),
         source: source
+            .take()
             .filter(|s| !s.is_empty())
             .unwrap_or(Cow::Borrowed("x")),
         text_length: u32::try_from(text_length).unwrap_or(u32::MAX),
         text,
         lang,
-        created_at: data.created_at.map(normalise_time),
+        created_at: data.created_at.take().map(normalise_time),
         arrived_at,
         processed_at,
         author,
@@ -588,11 +590,11 @@ fn lower(value: Cow<'_, str>) -> Cow<'_, str> {
 }
 
 /// `items` after `normalise`, without empty ones and later repeats, in first-seen order,
-/// in the vector they came in (no new allocation).
+/// in the list they came in.
 fn unique<'a>(
-    mut items: Vec<Cow<'a, str>>,
+    mut items: List<Cow<'a, str>, 2>,
     normalise: impl Fn(Cow<'a, str>) -> Cow<'a, str>,
-) -> Vec<Cow<'a, str>> {
+) -> List<Cow<'a, str>, 2> {
     let mut kept = 0;
     for i in 0..items.len() {
         let item = normalise(std::mem::take(&mut items[i]));
@@ -752,16 +754,16 @@ mod tests {
         assert_eq!(doc.lang.as_deref(), Some("en"));
         assert_eq!(doc.created_at.as_deref(), Some("2023-03-14T15:09:26.000Z"));
         assert_eq!(doc.arrived_at, "2023-11-14T22:13:20.123Z");
-        assert_eq!(doc.categories, vec!["cats", "dogs"]);
+        assert_eq!(doc.categories.as_slice(), ["cats", "dogs"]);
         assert_eq!(doc.category, "multiple");
         assert_eq!(doc.author.username.as_deref(), Some("kitty"));
         assert_eq!(doc.author.followers, Some(12));
         assert_eq!(doc.metrics.engagement, 15);
         assert_eq!(doc.metrics.impressions, Some(100));
-        assert_eq!(doc.media_types, vec!["photo", "video"]);
+        assert_eq!(doc.media_types.as_slice(), ["photo", "video"]);
         assert!(doc.has_media);
-        assert_eq!(doc.hashtags, vec!["caturday"]);
-        assert_eq!(doc.mentions, vec!["bob"]);
+        assert_eq!(doc.hashtags.as_slice(), ["caturday"]);
+        assert_eq!(doc.mentions.as_slice(), ["bob"]);
         assert_eq!(doc.url_count, 1);
         assert!(doc.is_quote && !doc.is_reply && !doc.is_retweet);
         assert_eq!(doc.source, "x");
@@ -823,9 +825,9 @@ mod tests {
         );
         // Rule tags are kept as written (only repeats and empty tags go); hashtags and
         // mentions are lower-cased first, so `Dogs` and `DOGS` are one.
-        assert_eq!(doc.categories, vec!["Dogs", "cats"]);
-        assert_eq!(doc.hashtags, vec!["dogs", "ärger", "cats"]);
-        assert_eq!(doc.mentions, vec!["bob"]);
+        assert_eq!(doc.categories.as_slice(), ["Dogs", "cats"]);
+        assert_eq!(doc.hashtags.as_slice(), ["dogs", "ärger", "cats"]);
+        assert_eq!(doc.mentions.as_slice(), ["bob"]);
         assert_eq!(doc.arrived_at.to_string(), "2023-11-14T22:13:20.123Z");
         assert_eq!(
             format!("{:?}", doc.arrived_at),

@@ -381,12 +381,12 @@ impl<A: Analyzer> Transformer<A> {
         if text.trim().is_empty() {
             return Stage::Failed(RecordError::Empty);
         }
-        let post: StreamPost<'a> = match parse_post(text) {
-            Ok(post) => post,
-            Err(err) => return Stage::Failed(err),
-        };
+        let mut post = StreamPost::default();
+        if let Err(err) = parse_post(text, &mut post) {
+            return Stage::Failed(err);
+        }
         match clean_arrived(
-            post,
+            &mut post,
             clock.format(record.approximate_arrival_timestamp),
             processed_at,
             &self.config,
@@ -432,11 +432,11 @@ impl<A: Analyzer> Transformer<A> {
 /// Parses one post: the one-pass [`scan`](crate::scan) reader first; when it declines,
 /// `serde_json` decides, so the outcome and the error message (position only, never the
 /// text) are serde_json's.
-fn parse_post(text: &str) -> Result<StreamPost<'_>, RecordError> {
-    match crate::scan::post(text) {
-        Some(post) => Ok(post),
-        None => serde_json::from_str(text).map_err(|err| RecordError::from_json(&err)),
+fn parse_post<'a>(text: &'a str, post: &mut StreamPost<'a>) -> Result<(), RecordError> {
+    if !crate::scan::post_into(text, post) {
+        *post = serde_json::from_str(text).map_err(|err| RecordError::from_json(&err))?;
     }
+    Ok(())
 }
 
 /// Brings the response under `limit` by returning `Ok` records as `ProcessingFailed`

@@ -9,9 +9,14 @@
 use std::borrow::Cow;
 
 use serde::Deserialize;
+use smallvec::SmallVec;
+
+/// A list held inline up to `N` items (posts match one or two rules, have an author or
+/// two, a few hashtags): no allocation for the usual post.
+pub type List<T, const N: usize> = SmallVec<[T; N]>;
 
 /// One filtered-stream object.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct StreamPost<'a> {
     /// The post itself.
     #[serde(borrow)]
@@ -21,14 +26,14 @@ pub struct StreamPost<'a> {
     pub includes: Includes<'a>,
     /// The stream rules the post matched.
     #[serde(default, borrow)]
-    pub matching_rules: Vec<MatchingRule<'a>>,
+    pub matching_rules: List<MatchingRule<'a>, 2>,
     /// Where the post came from (`x` when absent, `bluesky` from the producer's mapping).
     #[serde(default, borrow)]
     pub source: Option<Cow<'a, str>>,
 }
 
 /// The `data` object of a post.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct PostData<'a> {
     /// Post id (a string: X ids overflow a JavaScript number).
     #[serde(borrow)]
@@ -56,7 +61,7 @@ pub struct PostData<'a> {
     pub attachments: Option<Attachments<'a>>,
     /// Posts this one retweets, quotes or replies to.
     #[serde(default, borrow)]
-    pub referenced_tweets: Vec<ReferencedTweet<'a>>,
+    pub referenced_tweets: List<ReferencedTweet<'a>, 1>,
     /// Set on replies.
     #[serde(default, borrow)]
     pub in_reply_to_user_id: Option<Cow<'a, str>>,
@@ -90,17 +95,17 @@ pub struct PublicMetrics {
 pub struct Entities<'a> {
     /// `#hashtags`.
     #[serde(default, borrow)]
-    pub hashtags: Vec<Hashtag<'a>>,
+    pub hashtags: List<Hashtag<'a>, 2>,
     /// `@mentions`.
     #[serde(default, borrow)]
-    pub mentions: Vec<Mention<'a>>,
+    pub mentions: List<Mention<'a>, 2>,
     /// Links (`https://t.co/...`).
     #[serde(default)]
     pub urls: Vec<serde::de::IgnoredAny>,
 }
 
 /// One hashtag entity.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct Hashtag<'a> {
     /// The tag without `#`.
     #[serde(borrow)]
@@ -108,7 +113,7 @@ pub struct Hashtag<'a> {
 }
 
 /// One mention entity.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct Mention<'a> {
     /// The mentioned username without `@`.
     #[serde(borrow)]
@@ -120,11 +125,11 @@ pub struct Mention<'a> {
 pub struct Attachments<'a> {
     /// Keys into `includes.media`.
     #[serde(default, borrow)]
-    pub media_keys: Vec<Cow<'a, str>>,
+    pub media_keys: List<Cow<'a, str>, 2>,
 }
 
 /// A reference to another post.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct ReferencedTweet<'a> {
     /// `retweeted`, `quoted` or `replied_to`.
     #[serde(rename = "type", borrow)]
@@ -136,14 +141,14 @@ pub struct ReferencedTweet<'a> {
 pub struct Includes<'a> {
     /// Users: the author and mentioned users.
     #[serde(default, borrow)]
-    pub users: Vec<User<'a>>,
+    pub users: List<User<'a>, 1>,
     /// Media objects attached to the post.
     #[serde(default, borrow)]
-    pub media: Vec<Media<'a>>,
+    pub media: List<Media<'a>, 2>,
 }
 
 /// A user object.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct User<'a> {
     /// User id.
     #[serde(borrow)]
@@ -168,7 +173,7 @@ pub struct UserMetrics {
 }
 
 /// A media object.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct Media<'a> {
     /// Key that `attachments.media_keys` refers to.
     #[serde(borrow)]
@@ -179,7 +184,7 @@ pub struct Media<'a> {
 }
 
 /// A stream rule the post matched.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct MatchingRule<'a> {
     /// Rule id.
     #[serde(default, borrow)]

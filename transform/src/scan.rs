@@ -17,9 +17,29 @@ use std::borrow::Cow;
 use wide::u8x16;
 
 use crate::post::{
-    Attachments, Entities, Hashtag, Includes, MatchingRule, Media, Mention, PostData,
+    Attachments, Entities, Hashtag, Includes, List, MatchingRule, Media, Mention, PostData,
     PublicMetrics, ReferencedTweet, StreamPost, User, UserMetrics,
 };
+
+/// A list of the model, filled one item at a time.
+trait Push {
+    type Item;
+    fn push_item(&mut self, item: Self::Item);
+}
+
+impl<T> Push for Vec<T> {
+    type Item = T;
+    fn push_item(&mut self, item: T) {
+        self.push(item);
+    }
+}
+
+impl<T, const N: usize> Push for List<T, N> {
+    type Item = T;
+    fn push_item(&mut self, item: T) {
+        self.push(item);
+    }
+}
 
 /// Deepest nesting of skipped values read here (`serde_json` allows 128).
 const MAX_DEPTH: u32 = 64;
@@ -29,11 +49,21 @@ type Scan<T> = Option<T>;
 
 /// Reads one post, or `None` when `serde_json` must decide.
 pub fn post(text: &str) -> Option<StreamPost<'_>> {
+    let mut post = StreamPost::default();
+    post_into(text, &mut post).then_some(post)
+}
+
+/// Reads one post into `post`, which must be empty (`StreamPost::default()`): the post is
+/// built where it will be used, not moved there. `false`: `serde_json` must decide, and
+/// `post` holds part of a read, to be replaced.
+pub fn post_into<'a>(text: &'a str, post: &mut StreamPost<'a>) -> bool {
     let mut s = Scanner { src: text, pos: 0 };
     s.ws();
-    let post = s.stream_post()?;
+    if s.stream_post(post).is_none() {
+        return false;
+    }
     s.ws();
-    (s.pos == s.src.len()).then_some(post)
+    s.pos == s.src.len()
 }
 
 struct Scanner<'a> {
@@ -48,6 +78,10 @@ struct Scanner<'a> {
 struct Seen(u32);
 
 impl Seen {
+    fn has(&self, field: usize) -> bool {
+        self.0 & (1 << field) != 0
+    }
+
     fn first(&mut self, field: usize) -> Scan<()> {
         let bit = 1 << field;
         if self.0 & bit != 0 {
@@ -635,14 +669,44 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// An array into a vector (`null` is left to serde: the model's vectors are not optional).
-    fn vec<T>(&mut self, mut item: impl FnMut(&mut Self) -> Scan<T>) -> Scan<Vec<T>> {
-        let mut out = Vec::new();
+    /// An array's items appended to `out` (`null` is left to serde: the model's lists are
+    /// not optional).
+    fn fill<L: Push>(
+        &mut self,
+        out: &mut L,
+        mut item: impl FnMut(&mut Self) -> Scan<L::Item>,
+    ) -> Scan<()> {
         self.array(|s| {
-            out.push(item(s)?);
+            out.push_item(item(s)?);
             Some(())
-        })?;
-        Some(out)
+        })
+    }
+
+    /// An array of objects, each read into a new default item at the end of `out`.
+    fn fill_each<T: Default, const N: usize>(
+        &mut self,
+        out: &mut List<T, N>,
+        mut read: impl FnMut(&mut Self, &mut T) -> Scan<()>,
+    ) -> Scan<()> {
+        self.array(|s| {
+            out.push(T::default());
+            let item = out.last_mut()?;
+            read(s, item)
+        })
+    }
+
+    /// `null` as `None`, anything else read into a default value in `slot`.
+    fn opt_into<T: Default>(
+        &mut self,
+        slot: &mut Option<T>,
+        read: impl FnOnce(&mut Self, &mut T) -> Scan<()>,
+    ) -> Scan<()> {
+        if self.null()? {
+            *slot = None;
+            Some(())
+        } else {
+            read(self, slot.insert(T::default()))
+        }
     }
 
     /// `null` as `None`, anything else read by `read`.
@@ -819,41 +883,22 @@ impl<'a> Scanner<'a> {
         (self.pos > start).then_some(())
     }
 
-    fn stream_post(&mut self) -> Scan<StreamPost<'a>> {
-        let (mut data, mut includes, mut rules, mut source) = (None, None, None, None);
+    fn stream_post(&mut self, post: &mut StreamPost<'a>) -> Scan<()> {
         let mut seen = Seen(0);
         self.fields(1, |s, key: Top| {
             seen.first(key.index())?;
             match key {
-                Top::Data => data = Some(s.post_data()?),
-                Top::Includes => includes = Some(s.includes()?),
-                Top::MatchingRules => rules = Some(s.vec(Self::matching_rule)?),
-                Top::Source => source = s.opt_string()?,
+                Top::Data => s.post_data(&mut post.data)?,
+                Top::Includes => s.includes(&mut post.includes)?,
+                Top::MatchingRules => s.fill(&mut post.matching_rules, Self::matching_rule)?,
+                Top::Source => post.source = s.opt_string()?,
             }
             Some(true)
         })?;
-        Some(StreamPost {
-            data: data?,
-            includes: includes.unwrap_or_default(),
-            matching_rules: rules.unwrap_or_default(),
-            source,
-        })
+        seen.has(Top::Data.index()).then_some(())
     }
 
-    fn post_data(&mut self) -> Scan<PostData<'a>> {
-        let (mut id, mut text) = (None, None);
-        let mut d = PostData {
-            id: Cow::Borrowed(""),
-            text: Cow::Borrowed(""),
-            created_at: None,
-            lang: None,
-            author_id: None,
-            public_metrics: None,
-            entities: None,
-            attachments: None,
-            referenced_tweets: Vec::new(),
-            in_reply_to_user_id: None,
-        };
+    fn post_data(&mut self, d: &mut PostData<'a>) -> Scan<()> {
         let mut seen = Seen(0);
         self.fields(2, |s, key: DataKey| {
             use DataKey as K;
@@ -866,23 +911,21 @@ impl<'a> Scanner<'a> {
                 _ => seen.first(key.index())?,
             }
             match key {
-                K::Id => id = Some(s.string()?),
-                K::Text => text = Some(s.string()?),
+                K::Id => d.id = s.string()?,
+                K::Text => d.text = s.string()?,
                 K::CreatedAt => d.created_at = s.opt_string()?,
                 K::Lang => d.lang = s.opt_string()?,
                 K::AuthorId => d.author_id = s.opt_string()?,
                 K::PublicMetrics => d.public_metrics = s.opt(Self::public_metrics)?,
-                K::Entities => d.entities = s.opt(Self::entities)?,
-                K::Attachments => d.attachments = s.opt(Self::attachments)?,
-                K::ReferencedTweets => d.referenced_tweets = s.vec(Self::referenced_tweet)?,
+                K::Entities => s.opt_into(&mut d.entities, Self::entities)?,
+                K::Attachments => s.opt_into(&mut d.attachments, Self::attachments)?,
+                K::ReferencedTweets => s.fill(&mut d.referenced_tweets, Self::referenced_tweet)?,
                 K::InReplyToUserId => d.in_reply_to_user_id = s.opt_string()?,
                 _ => return Some(false),
             }
             Some(true)
         })?;
-        d.id = id?;
-        d.text = text?;
-        Some(d)
+        (seen.has(DataKey::Id.index()) && seen.has(DataKey::Text.index())).then_some(())
     }
 
     fn public_metrics(&mut self) -> Scan<PublicMetrics> {
@@ -904,8 +947,7 @@ impl<'a> Scanner<'a> {
         Some(m)
     }
 
-    fn entities(&mut self) -> Scan<Entities<'a>> {
-        let mut e = Entities::default();
+    fn entities(&mut self, e: &mut Entities<'a>) -> Scan<()> {
         let mut seen = Seen(0);
         self.fields(3, |s, key: EntityKey| {
             use EntityKey as K;
@@ -914,22 +956,18 @@ impl<'a> Scanner<'a> {
                 _ => seen.first(key.index())?,
             }
             match key {
-                K::Hashtags => {
-                    e.hashtags =
-                        s.vec(|s| s.one_string(4, HashtagKey::Tag).map(|tag| Hashtag { tag }))?;
-                }
-                K::Mentions => {
-                    e.mentions = s.vec(|s| {
-                        s.one_string(4, MentionKey::Username)
-                            .map(|username| Mention { username })
-                    })?;
-                }
-                K::Urls => e.urls = s.vec(|s| s.skip(4).map(|()| serde::de::IgnoredAny))?,
+                K::Hashtags => s.fill(&mut e.hashtags, |s| {
+                    s.one_string(4, HashtagKey::Tag).map(|tag| Hashtag { tag })
+                })?,
+                K::Mentions => s.fill(&mut e.mentions, |s| {
+                    s.one_string(4, MentionKey::Username)
+                        .map(|username| Mention { username })
+                })?,
+                K::Urls => s.fill(&mut e.urls, |s| s.skip(4).map(|()| serde::de::IgnoredAny))?,
                 K::Annotations | K::Cashtags => return Some(false),
             }
             Some(true)
-        })?;
-        Some(e)
+        })
     }
 
     /// An object of which one string field, `want`, is read (and required).
@@ -948,17 +986,15 @@ impl<'a> Scanner<'a> {
         value
     }
 
-    fn attachments(&mut self) -> Scan<Attachments<'a>> {
-        let mut a = Attachments::default();
+    fn attachments(&mut self, a: &mut Attachments<'a>) -> Scan<()> {
         let mut seen = Seen(0);
         self.fields(3, |s, key: AttachmentKey| {
             seen.first(key.index())?;
             match key {
-                AttachmentKey::MediaKeys => a.media_keys = s.vec(Self::string)?,
+                AttachmentKey::MediaKeys => s.fill(&mut a.media_keys, Self::string)?,
             }
             Some(true)
-        })?;
-        Some(a)
+        })
     }
 
     fn referenced_tweet(&mut self) -> Scan<ReferencedTweet<'a>> {
@@ -966,8 +1002,7 @@ impl<'a> Scanner<'a> {
             .map(|kind| ReferencedTweet { kind })
     }
 
-    fn includes(&mut self) -> Scan<Includes<'a>> {
-        let mut inc = Includes::default();
+    fn includes(&mut self, inc: &mut Includes<'a>) -> Scan<()> {
         let mut seen = Seen(0);
         self.fields(2, |s, key: IncludesKey| {
             use IncludesKey as K;
@@ -976,23 +1011,15 @@ impl<'a> Scanner<'a> {
                 _ => seen.first(key.index())?,
             }
             match key {
-                K::Users => inc.users = s.vec(Self::user)?,
-                K::Media => inc.media = s.vec(Self::media)?,
+                K::Users => s.fill_each(&mut inc.users, Self::user)?,
+                K::Media => s.fill(&mut inc.media, Self::media)?,
                 K::Tweets => return Some(false),
             }
             Some(true)
-        })?;
-        Some(inc)
+        })
     }
 
-    fn user(&mut self) -> Scan<User<'a>> {
-        let mut id = None;
-        let mut u = User {
-            id: Cow::Borrowed(""),
-            username: None,
-            name: None,
-            public_metrics: None,
-        };
+    fn user(&mut self, u: &mut User<'a>) -> Scan<()> {
         let mut seen = Seen(0);
         self.fields(3, |s, key: UserKey| {
             use UserKey as K;
@@ -1001,7 +1028,7 @@ impl<'a> Scanner<'a> {
                 _ => return Some(false),
             }
             match key {
-                K::Id => id = Some(s.string()?),
+                K::Id => u.id = s.string()?,
                 K::Username => u.username = s.opt_string()?,
                 K::Name => u.name = s.opt_string()?,
                 K::PublicMetrics => u.public_metrics = s.opt(Self::user_metrics)?,
@@ -1009,8 +1036,7 @@ impl<'a> Scanner<'a> {
             }
             Some(true)
         })?;
-        u.id = id?;
-        Some(u)
+        seen.has(UserKey::Id.index()).then_some(())
     }
 
     fn user_metrics(&mut self) -> Scan<UserMetrics> {
