@@ -252,30 +252,53 @@ impl<A: Analyzer> Transformer<A> {
     }
 
     /// Transforms one event; remote analyzers stop retrying in time for `deadline` (the
-    /// Lambda invocation's).
+    /// Lambda invocation's). Each record id is copied into the response.
     pub async fn transform_until(
         &self,
         event: &FirehoseEvent,
         now: DateTime<Utc>,
         deadline: Option<Instant>,
     ) -> Result<(FirehoseResponse, Report), ResponseTooLarge> {
+        self.run(Ids::Copy(&event.records), now, deadline).await
+    }
+
+    /// As [`Transformer::transform_until`], but each record id is moved into the response
+    /// (the event's record ids are left empty): what the Lambda does with the event it
+    /// owns, one allocation and copy fewer per record.
+    pub async fn transform_taking_ids(
+        &self,
+        event: &mut FirehoseEvent,
+        now: DateTime<Utc>,
+        deadline: Option<Instant>,
+    ) -> Result<(FirehoseResponse, Report), ResponseTooLarge> {
+        self.run(Ids::Take(&mut event.records), now, deadline).await
+    }
+
+    async fn run(
+        &self,
+        mut input: Ids<'_>,
+        now: DateTime<Utc>,
+        deadline: Option<Instant>,
+    ) -> Result<(FirehoseResponse, Report), ResponseTooLarge> {
         let started = Instant::now();
         let processed_at = iso(now);
+        let n = input.records().len();
         let mut report = Report {
-            records: event.records.len() as u64,
+            records: n as u64,
+            duplicate_record_ids: duplicate_ids(input.records()),
             ..Report::default()
         };
-        let mut records = Vec::with_capacity(event.records.len());
-        let mut outcomes = Vec::with_capacity(event.records.len());
+        let mut records = Vec::with_capacity(n);
+        let mut outcomes = Vec::with_capacity(n);
         let mut categories = Categories::default();
         let mut doc_buf = Vec::with_capacity(4096);
         // A batch is read, scored and written before the next is read (see
         // `Analyzer::batch_records`); a remote analyzer gets the whole event as one batch.
         let batch_records = self.analyzer.batch_records().max(1);
-        let mut payloads = Payloads::with_capacity(batch_records.min(event.records.len()));
-        let mut ids = DuplicateIds::with_capacity(event.records.len());
+        let mut payloads = Payloads::with_capacity(batch_records.min(n));
         let mut clock = ArrivalClock::default();
-        for batch in event.records.chunks(batch_records) {
+        for start in (0..n).step_by(batch_records) {
+            let batch = &input.records()[start..(start + batch_records).min(n)];
             payloads.refill(batch);
             report.bytes_in += payloads.bytes.len() as u64;
             let mut stages: Vec<Stage<'_>> = batch
@@ -300,7 +323,7 @@ impl<A: Analyzer> Transformer<A> {
                 .merge(&self.score(&mut stages, deadline).await);
             // The batch's documents are dropped together after it is written: the allocator
             // then tidies freed memory once per batch, not before every new response string.
-            for (record, stage) in batch.iter().zip(&stages) {
+            for (i, stage) in (start..).zip(&stages) {
                 let (result, data, outcome) = match stage {
                     Stage::Keep(doc) => {
                         doc_buf.clear();
@@ -320,13 +343,12 @@ impl<A: Analyzer> Transformer<A> {
                     ),
                     Stage::Failed(err) => (
                         RecordResult::ProcessingFailed,
-                        record.data.clone(),
+                        input.records()[i].data.clone(),
                         Outcome::Failed(err.reason()),
                     ),
                 };
-                ids.insert(&record.record_id);
                 records.push(ResponseRecord {
-                    record_id: record.record_id.clone(),
+                    record_id: input.id(i),
                     result,
                     data,
                 });
@@ -335,7 +357,7 @@ impl<A: Analyzer> Transformer<A> {
         }
 
         let (overflow, size) =
-            fit_to_limit(&event.records, &mut records, self.config.response_limit)?;
+            fit_to_limit(input.records(), &mut records, self.config.response_limit)?;
         for &i in &overflow {
             outcomes[i] = Outcome::Failed(RecordError::ResponseTooLarge.reason());
         }
@@ -348,7 +370,6 @@ impl<A: Analyzer> Transformer<A> {
         }
 
         report.count(&outcomes, categories);
-        report.duplicate_record_ids = ids.duplicates;
         if report.duplicate_record_ids > 0 {
             warn!(
                 duplicates = report.duplicate_record_ids,
@@ -480,25 +501,40 @@ fn fit_to_limit(
     Ok((changed, size))
 }
 
-/// Counts record ids seen before in the event, one at a time while the id is in cache.
-struct DuplicateIds<'a> {
-    seen: HashSet<&'a str, BuildHasherDefault<IdHasher>>,
-    duplicates: u64,
+/// Where the response's record ids come from.
+enum Ids<'e> {
+    /// Copied from a borrowed event.
+    Copy(&'e [FirehoseRecord]),
+    /// Moved out of the event (left empty).
+    Take(&'e mut [FirehoseRecord]),
 }
 
-impl<'a> DuplicateIds<'a> {
-    fn with_capacity(records: usize) -> Self {
-        DuplicateIds {
-            seen: HashSet::with_capacity_and_hasher(records, BuildHasherDefault::default()),
-            duplicates: 0,
+impl Ids<'_> {
+    fn records(&self) -> &[FirehoseRecord] {
+        match self {
+            Ids::Copy(records) => records,
+            Ids::Take(records) => records,
         }
     }
 
-    fn insert(&mut self, id: &'a str) {
-        if !self.seen.insert(id) {
-            self.duplicates += 1;
+    /// The record id of record `i`, for its response record.
+    fn id(&mut self, i: usize) -> String {
+        match self {
+            Ids::Copy(records) => records[i].record_id.clone(),
+            Ids::Take(records) => std::mem::take(&mut records[i].record_id),
         }
     }
+}
+
+/// How many record ids in `records` repeat one seen before.
+fn duplicate_ids(records: &[FirehoseRecord]) -> u64 {
+    let mut seen: HashSet<&str, BuildHasherDefault<IdHasher>> =
+        HashSet::with_capacity_and_hasher(records.len(), BuildHasherDefault::default());
+    let repeated = records
+        .iter()
+        .filter(|r| !seen.insert(r.record_id.as_str()))
+        .count();
+    repeated as u64
 }
 
 /// A fast multiply-rotate hash for record ids (Firehose makes them; nobody can choose

@@ -18,7 +18,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 }
 
 async fn handle(
-    event: LambdaEvent<FirehoseEvent>,
+    mut event: LambdaEvent<FirehoseEvent>,
     transformer: &Transformer<Backend>,
 ) -> Result<FirehoseResponse, Diagnostic> {
     let now = chrono::Utc::now();
@@ -28,7 +28,7 @@ async fn handle(
             .unwrap_or(0);
     let deadline = Instant::now() + Duration::from_millis(remaining_ms);
     let (response, report) = transformer
-        .transform_until(&event.payload, now, Some(deadline))
+        .transform_taking_ids(&mut event.payload, now, Some(deadline))
         .await
         .map_err(|err| Diagnostic {
             error_type: "ResponseTooLarge".into(),
