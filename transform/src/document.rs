@@ -458,11 +458,10 @@ pub fn clean_arrived<'a>(
     if let Some(user) = author
         .id
         .as_ref()
-        .and_then(|id| includes.users.iter().position(|u| &u.id == id))
+        .and_then(|id| includes.users.iter_mut().find(|u| &u.id == id))
     {
-        let user = includes.users.swap_remove(user);
-        author.username = user.username;
-        author.name = user.name;
+        author.username = user.username.take();
+        author.name = user.name.take();
         author.followers = user.public_metrics.as_ref().and_then(|m| m.followers_count);
     }
 

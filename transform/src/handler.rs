@@ -399,7 +399,8 @@ impl<A: Analyzer> Transformer<A> {
                 return Stage::Failed(RecordError::NotUtf8 { valid_up_to });
             }
         };
-        if text.trim().is_empty() {
+        // Stops at the first non-blank character (a payload's first, as a rule).
+        if text.chars().all(char::is_whitespace) {
             return Stage::Failed(RecordError::Empty);
         }
         let mut post = StreamPost::default();

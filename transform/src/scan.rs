@@ -822,6 +822,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// An object key (escapes allowed) and its `:`, inside a skipped value.
+    #[inline(always)]
     fn skip_key(&mut self) -> Scan<()> {
         if self.token()? != b'"' {
             return None;
