@@ -594,6 +594,14 @@ fn unique<'a>(
     mut items: List<Cow<'a, str>, 2>,
     normalise: impl Fn(Cow<'a, str>) -> Cow<'a, str>,
 ) -> List<Cow<'a, str>, 2> {
+    if let [one] = items.as_mut_slice() {
+        // One item (the usual rule tag, a lone hashtag): nothing to compare.
+        *one = normalise(std::mem::take(one));
+        if one.is_empty() {
+            items.clear();
+        }
+        return items;
+    }
     let mut kept = 0;
     for i in 0..items.len() {
         let item = normalise(std::mem::take(&mut items[i]));

@@ -93,7 +93,7 @@ pub(crate) fn opt_string(out: &mut Vec<u8>, s: Option<&str>) {
 }
 
 /// Appends an integer or `null`.
-#[inline]
+#[inline(always)]
 pub(crate) fn opt_uint(out: &mut Vec<u8>, n: Option<u64>) {
     match n {
         Some(n) => uint(out, n),
