@@ -213,9 +213,11 @@ impl DropReason {
 
 /// What cleaning made of a post.
 #[derive(Debug, Clone, PartialEq)]
+// Not boxed: the document goes straight into its batch's vector (no allocation per record).
+#[allow(clippy::large_enum_variant)]
 pub enum Cleaned<'a> {
     /// Keep: the document, with `sentiment` still to fill.
-    Keep(Box<Document<'a>>),
+    Keep(Document<'a>),
     /// Filtered on purpose.
     Drop(DropReason),
 }
@@ -501,7 +503,7 @@ pub fn clean_arrived<'a>(
         lower,
     );
 
-    Ok(Cleaned::Keep(Box::new(Document {
+    Ok(Cleaned::Keep(Document {
         schema_version: SCHEMA_VERSION,
         post_id: take(&mut data.id),
         source: source
@@ -531,7 +533,7 @@ pub fn clean_arrived<'a>(
                 .any(|r| r.kind == "replied_to"),
         is_quote: data.referenced_tweets.iter().any(|r| r.kind == "quoted"),
         sentiment: None,
-    })))
+    }))
 }
 
 /// Re-formats an RFC 3339 time as UTC with milliseconds (kept as it came when it already
@@ -681,7 +683,7 @@ mod tests {
         )
         .unwrap()
         {
-            Cleaned::Keep(doc) => *doc,
+            Cleaned::Keep(doc) => doc,
             Cleaned::Drop(r) => panic!("dropped: {r:?}"),
         }
     }

@@ -178,8 +178,9 @@ impl Categories {
 }
 
 /// Where one record stands between decoding and encoding.
-enum Stage<'a> {
-    Keep(Box<Document<'a>>),
+enum Stage {
+    /// Kept: the index of its document in the batch's documents.
+    Keep(usize),
     Dropped(&'static str),
     Failed(RecordError),
 }
@@ -297,35 +298,38 @@ impl<A: Analyzer> Transformer<A> {
         let batch_records = self.analyzer.batch_records().max(1);
         let mut payloads = Payloads::with_capacity(batch_records.min(n));
         let mut clock = ArrivalClock::default();
+        let mut stages = Vec::with_capacity(batch_records.min(n));
+        let mut spare_docs: Vec<Document<'static>> = Vec::with_capacity(batch_records.min(n));
         for start in (0..n).step_by(batch_records) {
             let batch = &input.records()[start..(start + batch_records).min(n)];
             payloads.refill(batch);
             report.bytes_in += payloads.bytes.len() as u64;
-            let mut stages: Vec<Stage<'_>> = batch
-                .iter()
-                .zip(&payloads.ranges)
-                .map(|(record, range)| {
-                    let stage = match range {
-                        Ok(range) => {
-                            let bytes = &payloads.bytes[range.clone()];
-                            self.stage(record, bytes, &processed_at, &mut clock)
-                        }
-                        Err(err) => Stage::Failed(err.clone()),
-                    };
-                    if let Stage::Failed(err) = &stage {
-                        warn!(record_id = %record.record_id, reason = err.reason(), error = %err, "record failed");
+            // The batch's documents live in one vector whose allocation serves every batch
+            // (`recycle`): no allocation and free per document.
+            let mut docs: Vec<Document<'_>> = recycle(std::mem::take(&mut spare_docs));
+            stages.clear();
+            stages.extend(batch.iter().zip(&payloads.ranges).map(|(record, range)| {
+                let stage = match range {
+                    Ok(range) => {
+                        let bytes = &payloads.bytes[range.clone()];
+                        self.stage(record, bytes, &processed_at, &mut clock, &mut docs)
                     }
-                    stage
-                })
-                .collect();
+                    Err(err) => Stage::Failed(err.clone()),
+                };
+                if let Stage::Failed(err) = &stage {
+                    warn!(record_id = %record.record_id, reason = err.reason(), error = %err, "record failed");
+                }
+                stage
+            }));
             report
                 .sentiment
-                .merge(&self.score(&mut stages, deadline).await);
+                .merge(&self.score(&mut docs, deadline).await);
             // The batch's documents are dropped together after it is written: the allocator
             // then tidies freed memory once per batch, not before every new response string.
             for (i, stage) in (start..).zip(&stages) {
                 let (result, data, outcome) = match stage {
-                    Stage::Keep(doc) => {
+                    &Stage::Keep(doc) => {
+                        let doc = &docs[doc];
                         doc_buf.clear();
                         doc.write_json(&mut doc_buf);
                         doc_buf.push(b'\n');
@@ -336,7 +340,7 @@ impl<A: Analyzer> Transformer<A> {
                         let data = base64_simd::STANDARD.encode_to_string(&doc_buf);
                         (RecordResult::Ok, data, outcome)
                     }
-                    Stage::Dropped(reason) => (
+                    &Stage::Dropped(reason) => (
                         RecordResult::Dropped,
                         String::new(),
                         Outcome::Dropped(reason),
@@ -354,6 +358,8 @@ impl<A: Analyzer> Transformer<A> {
                 });
                 outcomes.push(outcome);
             }
+            docs.clear();
+            spare_docs = recycle(docs);
         }
 
         let (overflow, size) =
@@ -388,7 +394,8 @@ impl<A: Analyzer> Transformer<A> {
         bytes: &'a [u8],
         processed_at: &'a str,
         clock: &mut ArrivalClock,
-    ) -> Stage<'a> {
+        docs: &mut Vec<Document<'a>>,
+    ) -> Stage {
         let text = match simdutf8::basic::from_utf8(bytes) {
             Ok(text) => text,
             Err(_) => {
@@ -415,7 +422,8 @@ impl<A: Analyzer> Transformer<A> {
         ) {
             Ok(Cleaned::Keep(doc)) => {
                 debug!(record_id = %record.record_id, post_id = %doc.post_id, "record kept");
-                Stage::Keep(doc)
+                docs.push(doc);
+                Stage::Keep(docs.len() - 1)
             }
             Ok(Cleaned::Drop(reason)) => {
                 debug!(record_id = %record.record_id, reason = reason.as_str(), "record dropped");
@@ -426,26 +434,20 @@ impl<A: Analyzer> Transformer<A> {
     }
 
     /// Scores every kept document in one analyzer batch.
-    async fn score(&self, stages: &mut [Stage<'_>], deadline: Option<Instant>) -> AnalyzerStats {
-        let batch: Vec<SentimentRequest<'_>> = stages
-            .iter()
-            .filter_map(|s| match s {
-                Stage::Keep(doc) => Some(SentimentRequest {
-                    text: &doc.text,
-                    lang: doc.lang.as_deref(),
-                }),
-                _ => None,
-            })
-            .collect();
-        if batch.is_empty() {
+    async fn score(&self, docs: &mut [Document<'_>], deadline: Option<Instant>) -> AnalyzerStats {
+        if docs.is_empty() {
             return AnalyzerStats::default();
         }
+        let batch: Vec<SentimentRequest<'_>> = docs
+            .iter()
+            .map(|doc| SentimentRequest {
+                text: &doc.text,
+                lang: doc.lang.as_deref(),
+            })
+            .collect();
         let analysis = self.analyzer.analyze(&batch, deadline).await;
-        let mut scores = analysis.sentiments.into_iter();
-        for stage in stages.iter_mut() {
-            if let Stage::Keep(doc) = stage {
-                doc.sentiment = scores.next().flatten();
-            }
+        for (doc, sentiment) in docs.iter_mut().zip(analysis.sentiments) {
+            doc.sentiment = sentiment;
         }
         analysis.stats
     }
@@ -525,6 +527,13 @@ impl Ids<'_> {
             Ids::Take(records) => std::mem::take(&mut records[i].record_id),
         }
     }
+}
+
+/// An empty vector of another element type with the same layout, on the same allocation
+/// (the standard library collects in place): a batch's vector serves the next batch, whose
+/// elements borrow from another buffer.
+fn recycle<T, U>(items: Vec<T>) -> Vec<U> {
+    items.into_iter().filter_map(|_| None).collect()
 }
 
 /// How many record ids in `records` repeat one seen before.
