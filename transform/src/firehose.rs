@@ -150,17 +150,22 @@ impl ResponseRecord {
 /// `Ok` data is base64 we made (nothing to escape); other data is as it came in the
 /// event, and is measured with its JSON escapes, like record ids that need them.
 pub fn wire_len(record_id: &str, result: RecordResult, data: &str) -> usize {
+    json_str_len(record_id) + wire_len_but_id(result, data)
+}
+
+/// [`wire_len`] less the record id's own length (the handler measures the ids apart).
+pub(crate) fn wire_len_but_id(result: RecordResult, data: &str) -> usize {
     // {"recordId":"","result":"","data":""},
     const FIXED: usize = 38;
     let data_len = match result {
         RecordResult::Ok => data.len(),
         _ => json_str_len(data),
     };
-    FIXED + json_str_len(record_id) + result.as_str().len() + data_len
+    FIXED + result.as_str().len() + data_len
 }
 
 /// Length of `s` as the inside of a JSON string.
-fn json_str_len(s: &str) -> usize {
+pub(crate) fn json_str_len(s: &str) -> usize {
     if !crate::scan::needs_escape(s.as_bytes()) {
         s.len()
     } else {
@@ -170,9 +175,14 @@ fn json_str_len(s: &str) -> usize {
 
 /// Serialised size of a response holding these records (`{"records":[...]}`).
 pub fn response_len(records: &[ResponseRecord]) -> usize {
-    // {"records":[ ... ]} minus the trailing comma of the last record
     let body: usize = records.iter().map(ResponseRecord::wire_len).sum();
-    14 + body - usize::from(!records.is_empty())
+    response_len_of(body, records.len())
+}
+
+/// Serialised size of a response whose records' [`wire_len`]s add up to `body`.
+pub(crate) fn response_len_of(body: usize, records: usize) -> usize {
+    // {"records":[ ... ]} minus the trailing comma of the last record
+    14 + body - usize::from(records > 0)
 }
 
 #[cfg(test)]

@@ -26,8 +26,8 @@ use crate::config::Config;
 use crate::document::{clean_arrived, iso, ArrivalClock, Cleaned, Document};
 use crate::error::RecordError;
 use crate::firehose::{
-    response_len, wire_len, FirehoseEvent, FirehoseRecord, FirehoseResponse, RecordResult,
-    ResponseRecord,
+    json_str_len, response_len_of, wire_len, wire_len_but_id, FirehoseEvent, FirehoseRecord,
+    FirehoseResponse, RecordResult, ResponseRecord,
 };
 use crate::post::StreamPost;
 use crate::sentiment::{Analyzer, AnalyzerStats, SentimentRequest};
@@ -284,9 +284,13 @@ impl<A: Analyzer> Transformer<A> {
         let started = Instant::now();
         let processed_at = iso(now);
         let n = input.records().len();
+        // One pass over the ids (they are read nowhere else): repeats, and their length in
+        // the response.
+        let (duplicate_record_ids, ids_len) = read_ids(input.records());
+        let mut body_len = ids_len;
         let mut report = Report {
             records: n as u64,
-            duplicate_record_ids: duplicate_ids(input.records()),
+            duplicate_record_ids,
             ..Report::default()
         };
         let mut records = Vec::with_capacity(n);
@@ -351,6 +355,7 @@ impl<A: Analyzer> Transformer<A> {
                         Outcome::Failed(err.reason()),
                     ),
                 };
+                body_len += wire_len_but_id(result, &data);
                 records.push(ResponseRecord {
                     record_id: input.id(i),
                     result,
@@ -362,8 +367,17 @@ impl<A: Analyzer> Transformer<A> {
             spare_docs = recycle(docs);
         }
 
-        let (overflow, size) =
-            fit_to_limit(input.records(), &mut records, self.config.response_limit)?;
+        debug_assert_eq!(
+            response_len_of(body_len, n),
+            crate::firehose::response_len(&records),
+            "the size added up record by record is the response's"
+        );
+        let (overflow, size) = fit_to_limit(
+            input.records(),
+            &mut records,
+            response_len_of(body_len, n),
+            self.config.response_limit,
+        )?;
         for &i in &overflow {
             outcomes[i] = Outcome::Failed(RecordError::ResponseTooLarge.reason());
         }
@@ -464,14 +478,14 @@ fn parse_post<'a>(text: &'a str, post: &mut StreamPost<'a>) -> Result<(), Record
 }
 
 /// Brings the response under `limit` by returning `Ok` records as `ProcessingFailed`
-/// with their original data, most bytes saved first. Returns the indexes changed and the
-/// response's final size.
+/// with their original data, most bytes saved first; `size` is the response's size as it
+/// stands. Returns the indexes changed and the response's final size.
 fn fit_to_limit(
     input: &[FirehoseRecord],
     records: &mut [ResponseRecord],
+    mut size: usize,
     limit: usize,
 ) -> Result<(Vec<usize>, usize), ResponseTooLarge> {
-    let mut size = response_len(records);
     if size <= limit {
         return Ok((Vec::new(), size));
     }
@@ -536,15 +550,18 @@ fn recycle<T, U>(items: Vec<T>) -> Vec<U> {
     items.into_iter().filter_map(|_| None).collect()
 }
 
-/// How many record ids in `records` repeat one seen before.
-fn duplicate_ids(records: &[FirehoseRecord]) -> u64 {
+/// How many record ids in `records` repeat one seen before, and their lengths as JSON
+/// strings, added up.
+fn read_ids(records: &[FirehoseRecord]) -> (u64, usize) {
     let mut seen: HashSet<&str, BuildHasherDefault<IdHasher>> =
         HashSet::with_capacity_and_hasher(records.len(), BuildHasherDefault::default());
-    let repeated = records
-        .iter()
-        .filter(|r| !seen.insert(r.record_id.as_str()))
-        .count();
-    repeated as u64
+    let mut repeats = 0;
+    let mut len = 0;
+    for record in records {
+        repeats += u64::from(!seen.insert(&record.record_id));
+        len += json_str_len(&record.record_id);
+    }
+    (repeats, len)
 }
 
 /// A fast multiply-rotate hash for record ids (Firehose makes them; nobody can choose
@@ -574,6 +591,7 @@ impl Hasher for IdHasher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::firehose::response_len;
     use crate::sentiment::Backend;
 
     fn record(id: &str, payload: &[u8]) -> FirehoseRecord {
