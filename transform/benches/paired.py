@@ -2,15 +2,16 @@
 """Paired comparison of the transform with the Python seed Lambda, run by compare.sh.
 
 This machine's speed drifts by up to half within minutes, so rounds of one side then the
-other compare different machines. Here every Rust run is paired with a Python run right
-beside it (which side goes first alternates), each pair gives one ratio of times, and the
+other compare different machines. Here every Python run is paired with the Rust runs made
+right around it (as many as fill about the same time: half before, half after), each pair
+gives one ratio of times (the Python run's over the median of its Rust runs), and the
 median of the pairs' ratios is the figure; the quartiles show the spread.
 
 The Python side is `../shared/baselines/seed_lambda_bench.py`'s handler, called in this
 process exactly as that script times it; the Rust side is the `transform_n` example in
 `serve` mode, which answers each request with the elapsed time of one run.
 
-Usage: paired.py EVENT TRANSFORM_N_BINARY [--pairs 41]
+Usage: paired.py EVENT TRANSFORM_N_BINARY [--pairs 41] [--only 'clean, handler only']
 Prints progress to stderr, one JSON line per comparison to stdout, and then a table.
 """
 import argparse
@@ -40,6 +41,7 @@ def main():
     ap.add_argument("event")
     ap.add_argument("rust_binary")
     ap.add_argument("--pairs", type=int, default=41)
+    ap.add_argument("--only", help="run only the comparisons whose label contains this text")
     a = ap.parse_args()
     raw = open(a.event, "rb").read()
     event = json.loads(raw)
@@ -56,6 +58,8 @@ def main():
     rows = []
     handlers = {}
     for label, py_mode, rust_mode, timing in COMPARISONS:
+        if a.only and a.only not in label:
+            continue
         h = handlers.setdefault(py_mode, make_handler(py_mode))
         if timing == "handler":
             py_fn = lambda h=h: h(event)
@@ -73,12 +77,17 @@ def main():
             while runs < 3 or spent < 1.0:
                 spent += run()
                 runs += 1
+        # A Python run takes ten times a Rust run or more: each is compared with the median
+        # of the Rust runs made right around it, about as many as fill its time (half
+        # before, half after), so both sides see the same stretch of the machine's speed.
         ratios, py_times, rust_times = [], [], []
+        around = 1
         for i in range(a.pairs):
-            if i % 2 == 0:
-                p, r = run_py(), run_rust(rust_mode, timing)
-            else:
-                r, p = run_rust(rust_mode, timing), run_py()
+            before = [run_rust(rust_mode, timing) for _ in range(around // 2)]
+            p = run_py()
+            after = [run_rust(rust_mode, timing) for _ in range(around - around // 2)]
+            r = statistics.median(before + after)
+            around = max(2, min(40, round(p / r)))
             ratios.append(p / r)
             py_times.append(p)
             rust_times.append(r)

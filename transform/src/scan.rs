@@ -524,14 +524,17 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// A string value or `null`.
-    fn opt_string(&mut self) -> Scan<Option<Cow<'a, str>>> {
-        if self.null()? {
-            Some(None)
+    /// A string value or `null`, into `slot` (written in place, not returned through
+    /// memory and copied).
+    fn opt_string_into(&mut self, slot: &mut Option<Cow<'a, str>>) -> Scan<()> {
+        *slot = if self.null()? {
+            None
         } else {
-            self.string().map(Some)
-        }
+            Some(self.string()?)
+        };
+        Some(())
     }
+
 
     /// One escape after its `\`; lone surrogates are left to serde.
     fn escape(&mut self) -> Scan<char> {
@@ -755,7 +758,16 @@ impl<'a> Scanner<'a> {
     fn skip_value(&mut self, depth: u32) -> Scan<()> {
         match self.token()? {
             b'"' => self.skip_string(),
-            b'-' | b'0'..=b'9' => self.skip_number(),
+            b'1'..=b'9' => {
+                // A plain positive integer, the usual number: its digits, then the rest
+                // of the grammar only when a fraction or an exponent follows.
+                self.digits();
+                match self.peek() {
+                    Some(b'.' | b'e' | b'E') => self.skip_number_rest(),
+                    _ => Some(()),
+                }
+            }
+            b'-' | b'0' => self.skip_number(),
             b't' => self.literal(b"true"),
             b'f' => self.literal(b"false"),
             b'n' => self.literal(b"null"),
@@ -857,6 +869,11 @@ impl<'a> Scanner<'a> {
             b'1'..=b'9' => self.digits(),
             _ => return None,
         }
+        self.skip_number_rest()
+    }
+
+    /// The fraction and exponent of a number whose integer part was read.
+    fn skip_number_rest(&mut self) -> Scan<()> {
         if self.peek() == Some(b'.') {
             self.pos += 1;
             self.some_digits()?;
@@ -892,7 +909,7 @@ impl<'a> Scanner<'a> {
                 Top::Data => s.post_data(&mut post.data)?,
                 Top::Includes => s.includes(&mut post.includes)?,
                 Top::MatchingRules => s.fill(&mut post.matching_rules, Self::matching_rule)?,
-                Top::Source => post.source = s.opt_string()?,
+                Top::Source => s.opt_string_into(&mut post.source)?,
             }
             Some(true)
         })?;
@@ -914,14 +931,14 @@ impl<'a> Scanner<'a> {
             match key {
                 K::Id => d.id = s.string()?,
                 K::Text => d.text = s.string()?,
-                K::CreatedAt => d.created_at = s.opt_string()?,
-                K::Lang => d.lang = s.opt_string()?,
-                K::AuthorId => d.author_id = s.opt_string()?,
+                K::CreatedAt => s.opt_string_into(&mut d.created_at)?,
+                K::Lang => s.opt_string_into(&mut d.lang)?,
+                K::AuthorId => s.opt_string_into(&mut d.author_id)?,
                 K::PublicMetrics => d.public_metrics = s.opt(Self::public_metrics)?,
                 K::Entities => s.opt_into(&mut d.entities, Self::entities)?,
                 K::Attachments => s.opt_into(&mut d.attachments, Self::attachments)?,
                 K::ReferencedTweets => s.fill(&mut d.referenced_tweets, Self::referenced_tweet)?,
-                K::InReplyToUserId => d.in_reply_to_user_id = s.opt_string()?,
+                K::InReplyToUserId => s.opt_string_into(&mut d.in_reply_to_user_id)?,
                 _ => return Some(false),
             }
             Some(true)
@@ -1030,8 +1047,8 @@ impl<'a> Scanner<'a> {
             }
             match key {
                 K::Id => u.id = s.string()?,
-                K::Username => u.username = s.opt_string()?,
-                K::Name => u.name = s.opt_string()?,
+                K::Username => s.opt_string_into(&mut u.username)?,
+                K::Name => s.opt_string_into(&mut u.name)?,
                 K::PublicMetrics => u.public_metrics = s.opt(Self::user_metrics)?,
                 _ => return Some(false),
             }
@@ -1080,8 +1097,8 @@ impl<'a> Scanner<'a> {
         self.fields(3, |s, key: RuleKey| {
             seen.first(key.index())?;
             match key {
-                RuleKey::Id => rule.id = s.opt_string()?,
-                RuleKey::Tag => rule.tag = s.opt_string()?,
+                RuleKey::Id => s.opt_string_into(&mut rule.id)?,
+                RuleKey::Tag => s.opt_string_into(&mut rule.tag)?,
             }
             Some(true)
         })?;
