@@ -559,17 +559,39 @@ fn normalise_time(value: Cow<'_, str>) -> Cow<'_, str> {
     }
 }
 
-/// `YYYY-MM-DDTHH:MM:SS.mmmZ` by shape (digits and separators where they belong).
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` by shape (digits and separators where they belong), eight
+/// bytes at a time: XOR with the shape (`0` in digit places) leaves each byte under 10 in
+/// a digit place and 0 in a separator's, checked per byte without carries between bytes
+/// (every byte below 0x80, and byte + 0x80 - bound below 0x80).
 fn has_canonical_shape(value: &str) -> bool {
-    const SHAPE: &[u8; 24] = b"dddd-dd-ddTdd:dd:dd.dddZ";
-    value.len() == 24
-        && value.bytes().zip(SHAPE).all(|(b, &want)| {
-            if want == b'd' {
-                b.is_ascii_digit()
-            } else {
-                b == want
-            }
-        })
+    const SHAPE: &[u8; 24] = b"0000-00-00T00:00:00.000Z";
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    /// Per byte, 0x80 - bound: 0x76 (bound 10) in digit places, 0x7F (bound 1) elsewhere.
+    const fn adds() -> [u64; 3] {
+        let mut out = [0u64; 3];
+        let mut i = 0;
+        while i < 24 {
+            let add: u64 = if SHAPE[i] == b'0' { 0x76 } else { 0x7F };
+            out[i / 8] |= add << (8 * (i % 8));
+            i += 1;
+        }
+        out
+    }
+    const ADDS: [u64; 3] = adds();
+    let Ok(bytes) = <&[u8; 24]>::try_from(value.as_bytes()) else {
+        return false;
+    };
+    let word = |of: &[u8; 24], i: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&of[i * 8..i * 8 + 8]);
+        u64::from_le_bytes(w)
+    };
+    let mut bad = 0;
+    for (i, add) in ADDS.iter().enumerate() {
+        let x = word(bytes, i) ^ word(SHAPE, i);
+        bad |= (x | x.wrapping_add(*add)) & HIGH;
+    }
+    bad == 0
 }
 
 /// Lower-cases ASCII letters, borrowing when there are none to change.
@@ -685,6 +707,41 @@ mod tests {
         {
             Cleaned::Keep(doc) => doc,
             Cleaned::Drop(r) => panic!("dropped: {r:?}"),
+        }
+    }
+
+    #[test]
+    fn canonical_shape_is_digits_and_separators_where_they_belong() {
+        let by_bytes = |v: &str| {
+            let shape = b"dddd-dd-ddTdd:dd:dd.dddZ";
+            v.len() == 24
+                && v.bytes().zip(shape).all(|(b, &want)| {
+                    if want == b'd' {
+                        b.is_ascii_digit()
+                    } else {
+                        b == want
+                    }
+                })
+        };
+        let good = "2023-03-14T15:09:26.195Z";
+        assert!(has_canonical_shape(good));
+        // Every byte of a good time replaced by every byte value.
+        for at in 0..24 {
+            for b in 0..=255u8 {
+                let mut bytes = good.as_bytes().to_vec();
+                bytes[at] = b;
+                if let Ok(v) = std::str::from_utf8(&bytes) {
+                    assert_eq!(has_canonical_shape(v), by_bytes(v), "{v:?}");
+                }
+            }
+        }
+        for v in [
+            "",
+            "2023-03-14T15:09:26Z",
+            "2023-03-14T15:09:26.195Z ",
+            "2023-03-14 15:09:26.195Z",
+        ] {
+            assert_eq!(has_canonical_shape(v), by_bytes(v), "{v:?}");
         }
     }
 

@@ -535,7 +535,6 @@ impl<'a> Scanner<'a> {
         Some(())
     }
 
-
     /// One escape after its `\`; lone surrogates are left to serde.
     fn escape(&mut self) -> Scan<char> {
         let b = self.peek()?;
