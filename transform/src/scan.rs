@@ -373,10 +373,17 @@ pub(crate) fn needs_escape(bytes: &[u8]) -> bool {
     if let (Some(first), Some(last)) = (bytes.first_chunk::<8>(), bytes.last_chunk::<8>()) {
         return word(first) | word(last) != 0;
     }
-    // Fewer than 8: padded with spaces, which need no escape.
-    let mut block = [b' '; 8];
-    block[..bytes.len()].copy_from_slice(bytes);
-    word(&block) != 0
+    // Fewer than 8: two overlapping 4-byte words (padded with spaces, which need no
+    // escape), or the bytes one by one.
+    if let (Some(first), Some(last)) = (bytes.first_chunk::<4>(), bytes.last_chunk::<4>()) {
+        let pad = |half: &[u8; 4]| {
+            let mut w = [b' '; 8];
+            w[..4].copy_from_slice(half);
+            w
+        };
+        return word(&pad(first)) | word(&pad(last)) != 0;
+    }
+    bytes.iter().any(|&b| b == b'"' || b == b'\\' || b < 0x20)
 }
 
 /// Whether `text` holds a `&` (an HTML entity to decode), and its length in characters

@@ -15,8 +15,42 @@ pub(crate) fn string(out: &mut Vec<u8>, s: &str) {
     }
     out.reserve(bytes.len() + 2);
     out.push(b'"');
-    out.extend_from_slice(bytes);
+    append(out, bytes);
     out.push(b'"');
+}
+
+/// Appends `bytes`. Up to 32 bytes (most of a document's strings) are copied as two
+/// fixed-size pieces, the second written over the first's end where they overlap, instead
+/// of a call to `memcpy` for a variable length.
+#[inline(always)]
+fn append(out: &mut Vec<u8>, bytes: &[u8]) {
+    fn pieces<const N: usize>(out: &mut Vec<u8>, head: &[u8; N], tail: &[u8; N], n: usize) {
+        let start = out.len();
+        out.extend_from_slice(head);
+        out.extend_from_slice(tail);
+        // n is between N and 2N: the tail belongs at n - N.
+        out[start + n - N..start + n].copy_from_slice(tail);
+        out.truncate(start + n);
+    }
+    let n = bytes.len();
+    if n <= 16 {
+        if let (Some(head), Some(tail)) = (bytes.first_chunk::<8>(), bytes.last_chunk::<8>()) {
+            return pieces(out, head, tail, n);
+        }
+        if let (Some(head), Some(tail)) = (bytes.first_chunk::<4>(), bytes.last_chunk::<4>()) {
+            return pieces(out, head, tail, n);
+        }
+        for &b in bytes {
+            out.push(b);
+        }
+        return;
+    }
+    if n <= 32 {
+        if let (Some(head), Some(tail)) = (bytes.first_chunk::<16>(), bytes.last_chunk::<16>()) {
+            return pieces(out, head, tail, n);
+        }
+    }
+    out.extend_from_slice(bytes);
 }
 
 /// Appends `bytes`, which need escapes, as a JSON string.
@@ -143,6 +177,17 @@ mod tests {
             let mut out = b"x".to_vec();
             uint(&mut out, n);
             assert_eq!(out, format!("x{n}").as_bytes(), "{n}");
+        }
+    }
+
+    #[test]
+    fn appends_every_length_as_it_is() {
+        for n in 0..80u8 {
+            let bytes: Vec<u8> = (1..=n).collect();
+            let mut out = b"ab".to_vec();
+            append(&mut out, &bytes);
+            assert_eq!(&out[..2], b"ab");
+            assert_eq!(&out[2..], &bytes[..], "{n}");
         }
     }
 
