@@ -395,17 +395,32 @@ pub fn clean<'a>(
     processed_at: &'a str,
     config: &Config,
 ) -> Result<Cleaned<'a>, RecordError> {
-    clean_arrived(&mut post, iso_millis(arrival_ms), processed_at, config)
+    let mut kept = Vec::with_capacity(1);
+    let dropped = clean_into(
+        &mut post,
+        iso_millis(arrival_ms),
+        processed_at,
+        config,
+        &mut kept,
+    )?;
+    Ok(match (dropped, kept.pop()) {
+        (Some(reason), _) => Cleaned::Drop(reason),
+        (None, Some(doc)) => Cleaned::Keep(doc),
+        (None, None) => unreachable!("clean_into pushes the document of a post it keeps"),
+    })
 }
 
-/// [`clean`] with the arrival time already formatted (see [`ArrivalClock`]), taking what
-/// it uses out of `post` (read in place, not moved).
-pub fn clean_arrived<'a>(
+/// [`clean`] for the handler: the arrival time already formatted (see [`ArrivalClock`]),
+/// what it uses taken out of `post` (read in place, not moved), and a kept post's
+/// document pushed onto `docs` (built in its place there). `Ok(None)`: kept;
+/// `Ok(Some(reason))`: dropped on purpose.
+pub fn clean_into<'a>(
     post: &mut StreamPost<'a>,
     arrived_at: IsoTime,
     processed_at: &'a str,
     config: &Config,
-) -> Result<Cleaned<'a>, RecordError> {
+    docs: &mut Vec<Document<'a>>,
+) -> Result<Option<DropReason>, RecordError> {
     use std::mem::take;
     let StreamPost {
         data,
@@ -427,7 +442,7 @@ pub fn clean_arrived<'a>(
     let is_retweet =
         data.referenced_tweets.iter().any(|r| r.kind == "retweeted") || text.starts_with("RT @");
     if is_retweet && config.drop_retweets {
-        return Ok(Cleaned::Drop(DropReason::Retweet));
+        return Ok(Some(DropReason::Retweet));
     }
     let lang = data.lang.take().map(ascii_lower);
     if let Some(allowed) = &config.languages {
@@ -435,11 +450,11 @@ pub fn clean_arrived<'a>(
             .as_deref()
             .is_some_and(|l| allowed.iter().any(|a| a == l))
         {
-            return Ok(Cleaned::Drop(DropReason::Language));
+            return Ok(Some(DropReason::Language));
         }
     }
     if text_length < config.min_text_length {
-        return Ok(Cleaned::Drop(DropReason::TooShort));
+        return Ok(Some(DropReason::TooShort));
     }
 
     let categories = unique(
@@ -503,7 +518,7 @@ pub fn clean_arrived<'a>(
         lower,
     );
 
-    Ok(Cleaned::Keep(Document {
+    docs.push(Document {
         schema_version: SCHEMA_VERSION,
         post_id: take(&mut data.id),
         source: source
@@ -533,7 +548,8 @@ pub fn clean_arrived<'a>(
                 .any(|r| r.kind == "replied_to"),
         is_quote: data.referenced_tweets.iter().any(|r| r.kind == "quoted"),
         sentiment: None,
-    }))
+    });
+    Ok(None)
 }
 
 /// Re-formats an RFC 3339 time as UTC with milliseconds (kept as it came when it already

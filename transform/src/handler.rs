@@ -23,7 +23,7 @@ use serde::Serialize;
 use tracing::{debug, warn};
 
 use crate::config::Config;
-use crate::document::{clean_arrived, iso, ArrivalClock, Cleaned, Document};
+use crate::document::{clean_into, iso, ArrivalClock, Document};
 use crate::error::RecordError;
 use crate::firehose::{
     json_str_len, response_len_of, wire_len, wire_len_but_id, FirehoseEvent, FirehoseRecord,
@@ -428,18 +428,19 @@ impl<A: Analyzer> Transformer<A> {
         if let Err(err) = parse_post(text, &mut post) {
             return Stage::Failed(err);
         }
-        match clean_arrived(
+        match clean_into(
             &mut post,
             clock.format(record.approximate_arrival_timestamp),
             processed_at,
             &self.config,
+            docs,
         ) {
-            Ok(Cleaned::Keep(doc)) => {
-                debug!(record_id = %record.record_id, post_id = %doc.post_id, "record kept");
-                docs.push(doc);
+            Ok(None) => {
+                let post_id = docs.last().map_or("", |doc| &doc.post_id);
+                debug!(record_id = %record.record_id, post_id, "record kept");
                 Stage::Keep(docs.len() - 1)
             }
-            Ok(Cleaned::Drop(reason)) => {
+            Ok(Some(reason)) => {
                 debug!(record_id = %record.record_id, reason = reason.as_str(), "record dropped");
                 Stage::Dropped(reason.as_str())
             }
