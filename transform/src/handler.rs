@@ -92,13 +92,18 @@ impl Report {
     /// Counts every record's outcome, in order.
     fn count(&mut self, outcomes: &[Outcome], categories: Categories) {
         let mut per_category = vec![0u64; categories.names.len()];
+        // A handful of labels: counted in a short list, put in the map once each.
+        let mut per_label: Vec<(&'static str, u64)> = Vec::new();
         self.reasons.reserve(outcomes.len());
         for outcome in outcomes {
             match *outcome {
                 Outcome::Ok { category, label } => {
                     self.ok += 1;
                     per_category[category] += 1;
-                    *self.sentiment_labels.entry(label).or_default() += 1;
+                    match per_label.iter_mut().find(|(l, _)| *l == label) {
+                        Some((_, n)) => *n += 1,
+                        None => per_label.push((label, 1)),
+                    }
                     self.reasons.push("");
                 }
                 Outcome::Dropped(reason) => {
@@ -112,6 +117,9 @@ impl Report {
                     self.reasons.push(reason);
                 }
             }
+        }
+        for (label, n) in per_label {
+            *self.sentiment_labels.entry(label).or_default() += n;
         }
         for (name, n) in categories.names.into_iter().zip(per_category) {
             if n > 0 {

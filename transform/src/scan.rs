@@ -894,6 +894,7 @@ impl<'a> Scanner<'a> {
         Some(())
     }
 
+    #[inline(always)]
     fn digits(&mut self) {
         self.pos += self.src.as_bytes()[self.pos..]
             .iter()
