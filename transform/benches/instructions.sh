@@ -2,8 +2,9 @@
 # Instructions per record of the transform and of the Python seed Lambda on the 3 MB bench
 # event, counted by valgrind (deterministic, unlike time on a shared machine): the count of
 # three runs minus the count of one, over two runs' records, so reading the event and
-# starting up cancel out. The Rust side builds with the `profiling` profile (release code,
-# no LTO); the Python side is seed_lambda_bench.py's handler (`seed_n.py`).
+# starting up cancel out. The Rust side is the `transform_n` example built with the
+# `bench` profile (LTO: the code `cargo bench` times and the Lambda runs); the Python side
+# is seed_lambda_bench.py's handler (`seed_n.py`).
 #
 # Usage: transform/benches/instructions.sh [COMPARISONS]
 #   COMPARISONS: space-separated RUST_MODE:PYTHON_MODE:TIMING, default
@@ -15,9 +16,9 @@ event=target/bench/event_3mb.json
 venv=.venv
 comparisons=${1:-"clean:clean:handler clean:clean:e2e"}
 [ -f "$event" ] || python3 ../shared/baselines/gen_tweets.py --target-bytes 3000000 --out "$event"
-echo "[build] cargo build --profile profiling -p transform --example transform_n" >&2
-cargo build -q --profile profiling -p transform --example transform_n
-bin=target/profiling/examples/transform_n
+echo "[build] cargo build --profile bench -p transform --example transform_n" >&2
+cargo build -q --profile bench -p transform --example transform_n
+bin=target/release/examples/transform_n
 records=$(python3 -c "import json,sys; print(len(json.load(open(sys.argv[1]))['records']))" "$event")
 count() { # runs, command...
   local runs=$1
