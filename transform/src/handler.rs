@@ -12,7 +12,8 @@
 //! bytes go back as `ProcessingFailed` with their original bytes (reason
 //! `response_too_large`), which Firehose backs up to S3 for replay.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::time::{Duration, Instant};
 
@@ -292,13 +293,10 @@ impl<A: Analyzer> Transformer<A> {
         let started = Instant::now();
         let processed_at = iso(now);
         let n = input.records().len();
-        // One pass over the ids (they are read nowhere else): repeats, and their length in
-        // the response.
-        let (duplicate_record_ids, ids_len) = read_ids(input.records());
-        let mut body_len = ids_len;
+        let mut body_len = 0;
+        let mut seen_ids: SeenIds = SeenIds::with_capacity(n);
         let mut report = Report {
             records: n as u64,
-            duplicate_record_ids,
             ..Report::default()
         };
         let mut records = Vec::with_capacity(n);
@@ -363,9 +361,12 @@ impl<A: Analyzer> Transformer<A> {
                         Outcome::Failed(err.reason()),
                     ),
                 };
-                body_len += wire_len_but_id(result, &data);
+                let record_id = input.id(i);
+                // The id's only reads: is it a repeat, and its length in the response.
+                seen_ids.check(&record_id, i, &records);
+                body_len += json_str_len(&record_id) + wire_len_but_id(result, &data);
                 records.push(ResponseRecord {
-                    record_id: input.id(i),
+                    record_id,
                     result,
                     data,
                 });
@@ -398,6 +399,7 @@ impl<A: Analyzer> Transformer<A> {
         }
 
         report.count(&outcomes, categories);
+        report.duplicate_record_ids = seen_ids.repeats;
         if report.duplicate_record_ids > 0 {
             warn!(
                 duplicates = report.duplicate_record_ids,
@@ -559,18 +561,45 @@ fn recycle<T, U>(items: Vec<T>) -> Vec<U> {
     items.into_iter().filter_map(|_| None).collect()
 }
 
-/// How many record ids in `records` repeat one seen before, and their lengths as JSON
-/// strings, added up.
-fn read_ids(records: &[FirehoseRecord]) -> (u64, usize) {
-    let mut seen: HashSet<&str, BuildHasherDefault<IdHasher>> =
-        HashSet::with_capacity_and_hasher(records.len(), BuildHasherDefault::default());
-    let mut repeats = 0;
-    let mut len = 0;
-    for record in records {
-        repeats += u64::from(!seen.insert(&record.record_id));
-        len += json_str_len(&record.record_id);
+/// The record ids answered so far, by hash: for each hash the index of the first response
+/// record with it (ids are compared in the response, where they were moved); the rare
+/// records whose id is new but whose hash is not are kept apart and searched in full.
+struct SeenIds<H = IdHasher> {
+    first: HashMap<u64, usize, BuildHasherDefault<IdHasher>>,
+    apart: Vec<usize>,
+    repeats: u64,
+    hasher: std::marker::PhantomData<H>,
+}
+
+impl<H: Hasher + Default> SeenIds<H> {
+    fn with_capacity(records: usize) -> Self {
+        SeenIds {
+            first: HashMap::with_capacity_and_hasher(records, BuildHasherDefault::default()),
+            apart: Vec::new(),
+            repeats: 0,
+            hasher: std::marker::PhantomData,
+        }
     }
-    (repeats, len)
+
+    /// Counts `id` (of record `i`) as a repeat when one of `answered` has it.
+    fn check(&mut self, id: &str, i: usize, answered: &[ResponseRecord]) {
+        let mut hasher = H::default();
+        hasher.write(id.as_bytes());
+        let same = |j: &usize| answered[*j].record_id == id;
+        match self.first.entry(hasher.finish()) {
+            Entry::Vacant(slot) => {
+                slot.insert(i);
+            }
+            Entry::Occupied(first) if same(first.get()) => self.repeats += 1,
+            Entry::Occupied(_) => {
+                if self.apart.iter().any(same) {
+                    self.repeats += 1;
+                } else {
+                    self.apart.push(i);
+                }
+            }
+        }
+    }
 }
 
 /// A fast multiply-rotate hash for record ids (Firehose makes them; nobody can choose
@@ -625,6 +654,34 @@ mod tests {
             .unwrap()
     }
 
+    #[test]
+    fn repeated_ids_are_counted_even_when_their_hashes_collide() {
+        /// Every id gets the same hash.
+        #[derive(Default)]
+        struct Collide;
+        impl Hasher for Collide {
+            fn write(&mut self, _: &[u8]) {}
+            fn finish(&self) -> u64 {
+                7
+            }
+        }
+        let ids = ["a", "b", "a", "c", "b", "b", "d", "a"];
+        let mut answered = Vec::new();
+        let mut colliding: SeenIds<Collide> = SeenIds::with_capacity(ids.len());
+        let mut spread: SeenIds = SeenIds::with_capacity(ids.len());
+        for (i, id) in ids.into_iter().enumerate() {
+            colliding.check(id, i, &answered);
+            spread.check(id, i, &answered);
+            answered.push(ResponseRecord {
+                record_id: id.to_string(),
+                result: RecordResult::Ok,
+                data: String::new(),
+            });
+        }
+        // 8 ids, 4 distinct.
+        assert_eq!(colliding.repeats, 4);
+        assert_eq!(spread.repeats, 4);
+    }
     #[test]
     fn every_outcome_is_decided_and_counted() {
         let (resp, report) = run(
