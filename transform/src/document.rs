@@ -213,7 +213,8 @@ impl DropReason {
 
 /// What cleaning made of a post.
 #[derive(Debug, Clone, PartialEq)]
-// Not boxed: the document goes straight into its batch's vector (no allocation per record).
+// Not boxed: the handler uses `clean_into` (documents built in their batch's vector);
+// this is what `clean`, the one-post form, returns.
 #[allow(clippy::large_enum_variant)]
 pub enum Cleaned<'a> {
     /// Keep: the document, with `sentiment` still to fill.

@@ -334,8 +334,6 @@ impl<A: Analyzer> Transformer<A> {
             report
                 .sentiment
                 .merge(&self.score(&mut docs, deadline).await);
-            // The batch's documents are dropped together after it is written: the allocator
-            // then tidies freed memory once per batch, not before every new response string.
             for (i, stage) in (start..).zip(&stages) {
                 let (result, data, outcome) = match stage {
                     &Stage::Keep(doc) => {
@@ -372,19 +370,21 @@ impl<A: Analyzer> Transformer<A> {
                 });
                 outcomes.push(outcome);
             }
+            // The batch's documents are dropped together once it is written.
             docs.clear();
             spare_docs = recycle(docs);
         }
 
+        let size = response_len_of(body_len, n);
         debug_assert_eq!(
-            response_len_of(body_len, n),
+            size,
             crate::firehose::response_len(&records),
             "the size added up record by record is the response's"
         );
         let (overflow, size) = fit_to_limit(
             input.records(),
             &mut records,
-            response_len_of(body_len, n),
+            size,
             self.config.response_limit,
         )?;
         for &i in &overflow {
