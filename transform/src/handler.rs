@@ -217,9 +217,7 @@ impl Payloads {
             .reserve(records.iter().map(|r| r.data.len() / 4 * 3).sum());
         for record in records {
             let start = self.bytes.len();
-            let range = match base64_simd::STANDARD
-                .decode_append(record.data.as_bytes(), &mut self.bytes)
-            {
+            let range = match crate::b64::decode_append(record.data.as_bytes(), &mut self.bytes) {
                 Ok(()) => Ok(start..self.bytes.len()),
                 Err(_) => {
                     self.bytes.truncate(start);
@@ -345,7 +343,7 @@ impl<A: Analyzer> Transformer<A> {
                             category: categories.index(&doc.category),
                             label: doc.sentiment.as_ref().map_or("none", |s| s.label.as_str()),
                         };
-                        let data = base64_simd::STANDARD.encode_to_string(&doc_buf);
+                        let data = crate::b64::encode_to_string(&doc_buf);
                         (RecordResult::Ok, data, outcome)
                     }
                     &Stage::Dropped(reason) => (

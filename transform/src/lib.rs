@@ -10,8 +10,9 @@
 //! (the output schema and cleaning), [`sentiment`] (analyzers), [`comprehend`] (the
 //! Amazon Comprehend backend), [`handler`] (one
 //! invocation), [`config`], [`error`], [`metrics`] (logs and EMF), [`retry`] (backoff), [`scan`] (the fast payload reader),
-//! [`events`] (fixture and response tooling).
+//! [`events`] (fixture and response tooling), [`b64`] (base64 for the hot path).
 
+pub mod b64;
 pub mod comprehend;
 pub mod config;
 pub mod document;
