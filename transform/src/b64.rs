@@ -130,7 +130,9 @@ mod vbmi {
     /// `out` have room for `src.len() / 4 * 3` more bytes.
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
     unsafe fn decode_avx512(src: &[u8], out: &mut Vec<u8>) -> usize {
-        debug_assert!(src.len() % 4 == 0 && out.capacity() - out.len() >= src.len() / 4 * 3);
+        debug_assert!(
+            src.len().is_multiple_of(4) && out.capacity() - out.len() >= src.len() / 4 * 3
+        );
         // SAFETY (all loads and stores below): the tables are 64 bytes each; each block
         // reads (masked) the `n` characters of src[at..] it decodes, and writes (masked)
         // the n / 4 * 3 bytes they make into the room reserved past `out.len()`, which
