@@ -26,10 +26,15 @@ pub fn decode_append(src: &[u8], out: &mut Vec<u8>) -> Result<(), base64_simd::E
 /// The base64 text of `src`.
 pub fn encode_to_string(src: &[u8]) -> String {
     let mut out = String::with_capacity(src.len().div_ceil(3) * 4);
-    if vbmi::encode_blocks(src, &mut out) < src.len() {
-        STANDARD.encode_append(src, &mut out);
-    }
+    encode_append(src, &mut out);
     out
+}
+
+/// Appends the base64 text of `src` onto `out`.
+pub fn encode_append(src: &[u8], out: &mut String) {
+    if vbmi::encode_blocks(src, out) < src.len() {
+        STANDARD.encode_append(src, out);
+    }
 }
 
 #[cfg(target_arch = "x86_64")]

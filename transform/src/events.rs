@@ -212,7 +212,7 @@ pub fn decode_response(response: &FirehoseResponse) -> Vec<DecodedRecord> {
                 }
                 RecordResult::ProcessingFailed => {
                     out.original_text = bytes.and_then(|b| String::from_utf8(b).ok());
-                    out.original_base64 = Some(r.data.clone());
+                    out.original_base64 = Some(r.data.to_string());
                 }
                 RecordResult::Dropped => {}
             }

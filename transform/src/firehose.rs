@@ -5,6 +5,10 @@
 //! decodes every record's base64 while deserialising the whole event, so one bad record
 //! would fail the batch. Here `data` stays a string and is decoded per record.
 
+use std::fmt;
+use std::ops::{Deref, Range};
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 /// Lambda's synchronous response payload limit; Firehose rejects a larger response.
@@ -107,7 +111,136 @@ pub struct ResponseRecord {
     /// What Firehose should do with it.
     pub result: RecordResult,
     /// Base64 document for `Ok`, the original bytes for `ProcessingFailed`, empty for `Dropped`.
-    pub data: String,
+    pub data: Data,
+}
+
+/// A response record's `data`: a string of its own, or a piece of one string that the
+/// `Ok` records of a handler batch share (their documents' base64 is written into one
+/// allocation per batch instead of one per record). Reads as a `str` either way.
+#[derive(Clone)]
+pub struct Data(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    Own(String),
+    Shared {
+        text: Arc<String>,
+        start: usize,
+        end: usize,
+    },
+}
+
+impl Data {
+    /// `text[range]`, sharing `text`. Panics if `range` is not a `str` range of it.
+    pub fn shared(text: Arc<String>, range: Range<usize>) -> Data {
+        assert!(text.get(range.clone()).is_some(), "a str range of the text");
+        Data(Repr::Shared {
+            text,
+            start: range.start,
+            end: range.end,
+        })
+    }
+
+    /// The string.
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            Repr::Own(s) => s,
+            Repr::Shared { text, start, end } => &text[*start..*end],
+        }
+    }
+}
+
+impl Default for Data {
+    fn default() -> Self {
+        Data(Repr::Own(String::new()))
+    }
+}
+
+impl Deref for Data {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for Data {
+    fn as_ref(&self) -> &str {
+        self
+    }
+}
+
+impl AsRef<[u8]> for Data {
+    fn as_ref(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+impl From<String> for Data {
+    fn from(s: String) -> Self {
+        Data(Repr::Own(s))
+    }
+}
+
+impl From<&str> for Data {
+    fn from(s: &str) -> Self {
+        Data(Repr::Own(s.to_owned()))
+    }
+}
+
+impl PartialEq for Data {
+    fn eq(&self, other: &Data) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Data {}
+
+impl PartialEq<str> for Data {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Data {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for Data {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<Data> for String {
+    fn eq(&self, other: &Data) -> bool {
+        self == other.as_str()
+    }
+}
+
+impl fmt::Debug for Data {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for Data {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self)
+    }
+}
+
+impl Serialize for Data {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Data {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Data::from)
+    }
 }
 
 /// Serialised as `{"recordId":..,"result":..,"data":..}`. `Ok` data is base64 we made, so
@@ -126,7 +259,7 @@ impl Serialize for ResponseRecord {
         if plain {
             let mut quoted = String::with_capacity(self.data.len() + 2);
             quoted.push('"');
-            quoted.push_str(&self.data);
+            quoted.push_str(self.data.as_str());
             quoted.push('"');
             let raw: &serde_json::value::RawValue =
                 serde_json::from_str(&quoted).map_err(S::Error::custom)?;
@@ -250,6 +383,32 @@ mod tests {
             assert_eq!(json, want);
             assert_eq!(serde_json::from_str::<ResponseRecord>(&json).unwrap(), r);
         }
+    }
+
+    #[test]
+    fn shared_data_reads_serialises_and_compares_as_its_piece() {
+        let text = Arc::new("eyJ9QUJDeA==".to_string());
+        let a = Data::shared(text.clone(), 0..4);
+        let b = Data::shared(text, 4..12);
+        assert_eq!((a.as_str(), &*b), ("eyJ9", "QUJDeA=="));
+        assert_eq!(a, Data::from("eyJ9"));
+        assert_eq!(b, "QUJDeA==".to_string());
+        assert_eq!(serde_json::to_string(&b).unwrap(), r#""QUJDeA==""#);
+        assert_eq!(format!("{a:?} {b}"), r#""eyJ9" QUJDeA=="#);
+        let r = rec("x", RecordResult::Ok, "");
+        let shared = ResponseRecord { data: b, ..r };
+        let json = serde_json::to_string(&shared).unwrap();
+        assert_eq!(json, r#"{"recordId":"x","result":"Ok","data":"QUJDeA=="}"#);
+        assert_eq!(
+            serde_json::from_str::<ResponseRecord>(&json).unwrap(),
+            shared
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "a str range of the text")]
+    fn shared_data_refuses_a_range_outside_the_text() {
+        let _ = Data::shared(Arc::new("abc".to_string()), 2..5);
     }
 
     #[test]
