@@ -4,7 +4,10 @@
 # three runs minus the count of one, over two runs' records, so reading the event and
 # starting up cancel out. The Rust side is the `transform_n` example built with the
 # `bench` profile (LTO: the code `cargo bench` times and the Lambda runs); the Python side
-# is seed_lambda_bench.py's handler (`seed_n.py`).
+# is seed_lambda_bench.py's handler (`seed_n.py`). valgrind hides AVX-512 from the
+# program, so the count is of the path CPUs without AVX-512 VBMI take (base64 by
+# base64_simd's AVX2 code); where the CPU has it, the vector base64 is measured in time
+# (compare.sh, paired.py).
 #
 # Usage: transform/benches/instructions.sh [COMPARISONS]
 #   COMPARISONS: space-separated RUST_MODE:PYTHON_MODE:TIMING, default

@@ -275,11 +275,12 @@ mod tests {
     fn encodes_every_length_as_the_base64_crate() {
         for n in 0..=400 {
             let src = bytes(n, n as u64);
-            assert_eq!(
-                encode_to_string(&src),
-                base64::engine::general_purpose::STANDARD.encode(&src),
-                "length {n}"
-            );
+            let want = base64::engine::general_purpose::STANDARD.encode(&src);
+            assert_eq!(encode_to_string(&src), want, "length {n}");
+            // Appended after text already there (what the handler does, batch by batch).
+            let mut text = "é;".to_string();
+            encode_append(&src, &mut text);
+            assert_eq!(text, format!("é;{want}"), "length {n}, appended");
         }
     }
 
