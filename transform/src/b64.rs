@@ -130,6 +130,46 @@ mod vbmi {
         u64::MAX >> (64 - n)
     }
 
+    /// The tables and constants of decoding, in registers.
+    #[derive(Clone, Copy)]
+    struct Decoder {
+        low: __m512i,
+        high: __m512i,
+        pack: __m512i,
+        pairs: __m512i,
+        lanes: __m512i,
+    }
+
+    impl Decoder {
+        #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+        fn new() -> Decoder {
+            // SAFETY: each table is at least 64 bytes long.
+            let table = |t: &[u8]| unsafe { _mm512_loadu_si512(t.as_ptr().cast()) };
+            Decoder {
+                low: table(&DECODE[..64]),
+                high: table(&DECODE[64..]),
+                pack: table(&PACK),
+                pairs: _mm512_set1_epi32(0x0140_0140),
+                lanes: _mm512_set1_epi32(0x0001_1000),
+            }
+        }
+
+        /// The bytes of up to 64 characters (the rest of `chars` zero, and ignored where
+        /// `valid` has no bit), or `None` when one is outside the alphabet.
+        #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+        fn block(self, chars: __m512i, valid: u64) -> Option<__m512i> {
+            let sextets = _mm512_permutex2var_epi8(self.low, chars, self.high);
+            // A byte outside the alphabet: its own high bit or its value's.
+            if _mm512_movepi8_mask(_mm512_or_si512(sextets, chars)) & valid != 0 {
+                return None;
+            }
+            // aaaaaa bbbbbb -> 12 bits per 16; two of those -> 24 bits per 32.
+            let pairs = _mm512_maddubs_epi16(sextets, self.pairs);
+            let lanes = _mm512_madd_epi16(pairs, self.lanes);
+            Some(_mm512_permutexvar_epi8(self.pack, lanes))
+        }
+    }
+
     /// # Safety
     /// The CPU must have AVX-512 F, BW and VBMI; `src.len()` must be a multiple of 4 and
     /// `out` have room for `src.len() / 4 * 3` more bytes.
@@ -138,40 +178,50 @@ mod vbmi {
         debug_assert!(
             src.len().is_multiple_of(4) && out.capacity() - out.len() >= src.len() / 4 * 3
         );
-        // SAFETY (all loads and stores below): the tables are 64 bytes each; each block
-        // reads (masked) the `n` characters of src[at..] it decodes, and writes (masked)
-        // the n / 4 * 3 bytes they make into the room reserved past `out.len()`, which
-        // the bytes written are then counted into.
+        let decoder = Decoder::new();
+        let mut len = out.len();
+        let mut at = 0;
+        // SAFETY (the loads and stores below): a whole block reads src[at..at + CHARS]
+        // and writes BYTES bytes (masked), the last block reads the `n` characters left
+        // (masked) and writes the n / 4 * 3 bytes they make (masked): all within `src`
+        // and the room reserved past `out.len()`, which the bytes written are then
+        // counted into.
         unsafe {
-            let low = _mm512_loadu_si512(DECODE.as_ptr().cast());
-            let high = _mm512_loadu_si512(DECODE[64..].as_ptr().cast());
-            let pack = _mm512_loadu_si512(PACK.as_ptr().cast());
-            let mut len = out.len();
-            let mut at = 0;
-            while at < src.len() {
-                let n = (src.len() - at).min(CHARS);
-                let load = lowest(n);
+            while src.len() - at >= CHARS {
                 // The next record's characters, as a rule (the event's strings lie in
                 // the order they were read): asked for before they are needed.
                 _mm_prefetch::<_MM_HINT_T0>(src.as_ptr().wrapping_add(at + PREFETCH).cast());
-                let chars = _mm512_maskz_loadu_epi8(load, src.as_ptr().add(at).cast());
-                let sextets = _mm512_permutex2var_epi8(low, chars, high);
-                // A byte outside the alphabet: its own high bit or its value's.
-                if _mm512_movepi8_mask(_mm512_or_si512(sextets, chars)) & load != 0 {
-                    break;
+                let chars = _mm512_loadu_si512(src.as_ptr().add(at).cast());
+                let Some(bytes) = decoder.block(chars, u64::MAX) else {
+                    out.set_len(len);
+                    return at;
+                };
+                _mm512_mask_storeu_epi8(out.as_mut_ptr().add(len).cast(), lowest(BYTES), bytes);
+                len += BYTES;
+                at += CHARS;
+            }
+            let n = src.len() - at;
+            if n > 0 {
+                let valid = lowest(n);
+                let chars = _mm512_maskz_loadu_epi8(valid, src.as_ptr().add(at).cast());
+                if let Some(bytes) = decoder.block(chars, valid) {
+                    let made = n / 4 * 3;
+                    _mm512_mask_storeu_epi8(out.as_mut_ptr().add(len).cast(), lowest(made), bytes);
+                    len += made;
+                    at += n;
                 }
-                // aaaaaa bbbbbb -> 12 bits per 16; two of those -> 24 bits per 32.
-                let pairs = _mm512_maddubs_epi16(sextets, _mm512_set1_epi32(0x0140_0140));
-                let lanes = _mm512_madd_epi16(pairs, _mm512_set1_epi32(0x0001_1000));
-                let bytes = _mm512_permutexvar_epi8(pack, lanes);
-                let made = n / 4 * 3;
-                _mm512_mask_storeu_epi8(out.as_mut_ptr().add(len).cast(), lowest(made), bytes);
-                len += made;
-                at += n;
             }
             out.set_len(len);
-            at
         }
+        at
+    }
+
+    /// The 64 characters of 48 bytes (the last 16 bytes of the register are ignored).
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+    fn encode_block(bytes: __m512i, spread: __m512i, alphabet: __m512i) -> __m512i {
+        let lanes = _mm512_permutexvar_epi8(spread, bytes);
+        let sextets = _mm512_multishift_epi64_epi8(_mm512_set1_epi64(SHIFTS), lanes);
+        _mm512_permutexvar_epi8(sextets, alphabet)
     }
 
     /// # Safety
@@ -180,35 +230,39 @@ mod vbmi {
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
     unsafe fn encode_avx512(src: &[u8], out: &mut String) {
         debug_assert!(out.capacity() - out.len() >= src.len().div_ceil(3) * 4);
-        // SAFETY (all loads and stores below): the tables are 64 bytes each; each block
-        // reads (masked) the `n` bytes of src[at..] it encodes and writes (masked) the
-        // characters they make, all ASCII (from ALPHABET, or `=`) so `out` stays UTF-8,
-        // into the room reserved past `out.len()`, which they are then counted into.
+        // SAFETY (all loads and stores below): the tables are 64 bytes each; a whole
+        // block reads src[at..at + BYTES] (masked) and writes CHARS characters, the last
+        // block reads the `n` bytes left (masked) and writes (masked) the characters they
+        // make: within `src` and the room reserved past `out.len()`, which they are then
+        // counted into. Every character is ASCII (from ALPHABET, or `=`), so `out` stays
+        // UTF-8.
         unsafe {
             let alphabet = _mm512_loadu_si512(ALPHABET.as_ptr().cast());
             let spread = _mm512_loadu_si512(SPREAD.as_ptr().cast());
-            let shifts = _mm512_set1_epi64(SHIFTS);
-            let padding = _mm512_set1_epi8(b'=' as i8);
             let out = out.as_mut_vec();
             let mut len = out.len();
             let mut at = 0;
-            while at < src.len() {
-                let n = (src.len() - at).min(BYTES);
+            while src.len() - at >= BYTES {
+                let bytes = _mm512_maskz_loadu_epi8(lowest(BYTES), src.as_ptr().add(at).cast());
+                let chars = encode_block(bytes, spread, alphabet);
+                _mm512_storeu_si512(out.as_mut_ptr().add(len).cast(), chars);
+                len += CHARS;
+                at += BYTES;
+            }
+            let n = src.len() - at;
+            if n > 0 {
                 let bytes = _mm512_maskz_loadu_epi8(lowest(n), src.as_ptr().add(at).cast());
-                let lanes = _mm512_permutexvar_epi8(spread, bytes);
-                let sextets = _mm512_multishift_epi64_epi8(shifts, lanes);
-                let chars = _mm512_permutexvar_epi8(sextets, alphabet);
-                // A last group of one or two bytes ends in `==` or `=`.
+                let chars = encode_block(bytes, spread, alphabet);
+                // The last group, of one or two bytes, ends in `==` or `=`.
                 let made = n.div_ceil(3) * 4;
                 let pad = match n % 3 {
                     1 => 0b11 << (made - 2),
                     2 => 0b1 << (made - 1),
                     _ => 0,
                 };
-                let chars = _mm512_mask_blend_epi8(pad, chars, padding);
+                let chars = _mm512_mask_blend_epi8(pad, chars, _mm512_set1_epi8(b'=' as i8));
                 _mm512_mask_storeu_epi8(out.as_mut_ptr().add(len).cast(), lowest(made), chars);
                 len += made;
-                at += n;
             }
             out.set_len(len);
         }
