@@ -52,12 +52,13 @@ mod vbmi {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
     /// Each 7-bit character's 6-bit value, or 0x80 (high bit set) for a byte outside the
-    /// alphabet.
-    static DECODE: [u8; 128] = {
-        let mut table = [0x80u8; 128];
+    /// alphabet: characters 0-63, then 64-127 (the two registers `vpermi2b` looks up).
+    static DECODE: [[u8; 64]; 2] = {
+        let mut table = [[0x80u8; 64]; 2];
         let mut i = 0;
         while i < 64 {
-            table[ALPHABET[i] as usize] = i as u8;
+            let c = ALPHABET[i] as usize;
+            table[c / 64][c % 64] = i as u8;
             i += 1;
         }
         table
@@ -143,11 +144,11 @@ mod vbmi {
     impl Decoder {
         #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
         fn new() -> Decoder {
-            // SAFETY: each table is at least 64 bytes long.
-            let table = |t: &[u8]| unsafe { _mm512_loadu_si512(t.as_ptr().cast()) };
+            // SAFETY: a load of 64 bytes from a 64-byte table.
+            let table = |t: &[u8; 64]| unsafe { _mm512_loadu_si512(t.as_ptr().cast()) };
             Decoder {
-                low: table(&DECODE[..64]),
-                high: table(&DECODE[64..]),
+                low: table(&DECODE[0]),
+                high: table(&DECODE[1]),
                 pack: table(&PACK),
                 pairs: _mm512_set1_epi32(0x0140_0140),
                 lanes: _mm512_set1_epi32(0x0001_1000),
