@@ -1,6 +1,6 @@
 //! Base64 (standard alphabet, padded) for the hot path: record data in, documents out.
 //!
-//! On x86-64 CPUs with AVX-512 VBMI (Intel Ice Lake and later, AMD Zen 4 and later) the
+//! On x86-64 CPUs with AVX-512 VBMI (Intel Xeon since Ice Lake, AMD since Zen 4) the
 //! vector code below does the work, a block at a time (the last one masked): 64
 //! characters decode to 48 bytes with one table lookup (`vpermi2b`), two multiply-adds and
 //! one byte shuffle; 48 bytes encode to 64 characters with a shuffle, a multishift and a
