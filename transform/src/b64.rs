@@ -301,7 +301,7 @@ mod tests {
     }
 
     /// The vector code does the work exactly where the CPU has it (which these tests then
-    /// exercise; printed so a run says which).
+    /// exercise; printed, for `-- --nocapture` to show which).
     #[test]
     fn the_vector_path_runs_where_the_cpu_has_it() {
         #[cfg(target_arch = "x86_64")]
