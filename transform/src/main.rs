@@ -9,6 +9,9 @@ use transform::{Analyzer, Backend, Config, FirehoseEvent, FirehoseResponse, Tran
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
+    // Plain log lines: CloudWatch shows colour codes raw, and the runtime's subscriber
+    // (plain text, or JSON with Lambda's JSON log format) colours unless NO_COLOR is set.
+    std::env::set_var("NO_COLOR", "1");
     lambda_runtime::tracing::init_default_subscriber();
     let config = Config::from_env().map_err(|err| format!("invalid configuration: {err}"))?;
     let analyzer = Backend::from_config(&config).await;
