@@ -112,3 +112,33 @@ pub fn s3() -> ServerProcess {
         port,
     }
 }
+
+/// The stand-in for an OpenSearch Service domain endpoint (`tests/domain_server.py`, on
+/// botocore from `.venv`) in front of `upstream` (an osmem-server URL), started with
+/// `args` (`--key AKID:SECRET:ARN`, `--fine-grained`, `--fault PATH=KIND`, ...).
+pub fn domain(upstream: &str, args: &[&str]) -> ServerProcess {
+    use std::io::BufRead;
+    let mut child = Command::new(venv("python"))
+        .arg(root().join("tests/domain_server.py"))
+        .args(["--upstream", upstream])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("domain_server.py starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut line = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("domain_server.py prints its URL");
+    let url = serde_json::from_str::<serde_json::Value>(&line)
+        .ok()
+        .and_then(|v| v["url"].as_str().map(String::from))
+        .unwrap_or_else(|| panic!("domain_server.py did not start: {line:?}"));
+    let port = url
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    ServerProcess { child, url, port }
+}
