@@ -5,6 +5,7 @@
 //! response URL); moto for Secrets Manager. Driven as a library, as the custom resource
 //! (Create / Update / Delete requests) and with faults at every step.
 
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 use std::time::{Duration, Instant};
 
 use aws_credential_types::provider::{future, ProvideCredentials, SharedCredentialsProvider};
