@@ -225,3 +225,149 @@ fn dashboards_use_only_mapped_aggregatable_fields_and_resolve_their_references()
         assert!(refs.contains(&p["panelRefName"].as_str().unwrap()));
     }
 }
+
+fn saved_objects() -> Vec<Value> {
+    std::fs::read_to_string(root().join("kibana/dashboards.ndjson"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn the_index_pattern_lists_every_template_field_so_panels_work_before_the_first_index() {
+    let objects = saved_objects();
+    let pattern = objects
+        .iter()
+        .find(|o| o["type"] == "index-pattern")
+        .unwrap();
+    let fields: Vec<Value> =
+        serde_json::from_str(pattern["attributes"]["fields"].as_str().unwrap()).unwrap();
+    let listed: BTreeMap<String, (String, bool)> = fields
+        .iter()
+        .filter(|f| !f["name"].as_str().unwrap().starts_with('_'))
+        .map(|f| {
+            (
+                f["name"].as_str().unwrap().to_string(),
+                (
+                    f["esTypes"][0].as_str().unwrap().to_string(),
+                    f["aggregatable"].as_bool().unwrap(),
+                ),
+            )
+        })
+        .collect();
+    // The template's fields, plus its multi-fields (`text.keyword`, `author.name.keyword`).
+    let mut want: BTreeMap<String, (String, bool)> = template_fields()
+        .into_iter()
+        .map(|(path, mapped)| {
+            let aggregatable = mapped != "text";
+            (path, (mapped, aggregatable))
+        })
+        .collect();
+    for parent in ["text", "author.name"] {
+        want.insert(format!("{parent}.keyword"), ("keyword".into(), true));
+    }
+    assert_eq!(listed, want);
+    let kinds: BTreeMap<&str, &str> = fields
+        .iter()
+        .map(|f| (f["name"].as_str().unwrap(), f["type"].as_str().unwrap()))
+        .collect();
+    assert_eq!(kinds["arrived_at"], "date");
+    assert_eq!(kinds["sentiment.score"], "number");
+    assert_eq!(kinds["categories"], "string");
+    assert_eq!(kinds["_id"], "string");
+}
+
+#[test]
+fn the_time_field_is_on_every_document_and_the_dashboard_opens_on_recent_data() {
+    let objects = saved_objects();
+    let pattern = objects
+        .iter()
+        .find(|o| o["type"] == "index-pattern")
+        .unwrap();
+    let time_field = pattern["attributes"]["timeFieldName"].as_str().unwrap();
+    assert_eq!(time_field, "arrived_at");
+    let mut documents = 0;
+    for name in ["basic", "ugly"] {
+        for record in decoded(&transform(Config::default(), &fixture_event(name)).0) {
+            if let Some(doc) = record.document {
+                documents += 1;
+                assert!(
+                    doc[time_field].is_string(),
+                    "{}: no {time_field}",
+                    record.record_id
+                );
+            }
+        }
+    }
+    assert!(documents > 10);
+    let dashboard = objects.iter().find(|o| o["type"] == "dashboard").unwrap();
+    let a = &dashboard["attributes"];
+    assert_eq!(a["timeRestore"], true);
+    assert_eq!(
+        (a["timeFrom"].as_str(), a["timeTo"].as_str()),
+        (Some("now-24h"), Some("now"))
+    );
+    for o in objects.iter().filter(|o| o["type"] == "visualization") {
+        let vis: Value =
+            serde_json::from_str(o["attributes"]["visState"].as_str().unwrap()).unwrap();
+        for agg in vis["aggs"].as_array().unwrap() {
+            if agg["type"] == "date_histogram" {
+                assert_eq!(agg["params"]["field"], time_field, "{}", o["id"]);
+            }
+        }
+    }
+}
+
+#[test]
+fn per_tag_panels_split_on_categories_and_value_axes_say_what_is_plotted() {
+    for o in saved_objects()
+        .iter()
+        .filter(|o| o["type"] == "visualization")
+    {
+        let id = o["id"].as_str().unwrap();
+        let vis: Value =
+            serde_json::from_str(o["attributes"]["visState"].as_str().unwrap()).unwrap();
+        let aggs = vis["aggs"].as_array().unwrap();
+        for agg in aggs {
+            assert_ne!(
+                agg["params"]["field"], "category",
+                "{id}: a post matching both tags counts for each only on categories"
+            );
+        }
+        if !matches!(vis["type"].as_str(), Some("line" | "histogram" | "area")) {
+            continue;
+        }
+        let metric = aggs.iter().find(|a| a["schema"] == "metric").unwrap();
+        let axes = vis["params"]["valueAxes"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{id}: no valueAxes"));
+        let title = axes[0]["title"]["text"].as_str().unwrap();
+        let series = &vis["params"]["seriesParams"][0];
+        assert_eq!(series["data"]["id"], metric["id"], "{id}");
+        assert_eq!(series["valueAxis"], axes[0]["id"], "{id}");
+        if metric["type"] == "avg" {
+            let field = metric["params"]["field"].as_str().unwrap();
+            assert_ne!(title, "Count", "{id}");
+            let word = if field == "sentiment.score" {
+                "sentiment"
+            } else {
+                "engagement"
+            };
+            assert!(
+                title.to_lowercase().contains(word),
+                "{id}: the axis says {title:?} for the mean of {field}"
+            );
+            assert!(
+                series["data"]["label"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("Mean"),
+                "{id}"
+            );
+        } else {
+            assert_eq!(metric["type"], "count");
+            assert_eq!(title, "Posts", "{id}");
+        }
+    }
+}
