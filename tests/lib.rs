@@ -8,6 +8,7 @@ pub mod comprehend_server;
 pub mod firehose_server;
 pub mod http;
 pub mod jetstream_server;
+pub mod runtime_api;
 pub mod servers;
 pub mod x_server;
 
@@ -193,4 +194,76 @@ pub fn cargo_lambda_watch() -> (Watch, u16) {
     }
     let _ = std::fs::remove_file(empty);
     (watch, port)
+}
+
+/// Asserts a response to `fixtures/firehose/NAME.json` decodes to
+/// `fixtures/expected/NAME.ndjson`, but for `processed_at` (the invocation's real time
+/// when a real Lambda answers), which must be an RFC 3339 time.
+pub fn assert_matches_expected(fixture: &str, response: &FirehoseResponse) {
+    let got = decoded(response);
+    let want = expected(fixture);
+    assert_eq!(got.len(), want.len(), "{fixture}: records");
+    for (mut g, mut w) in got.into_iter().zip(want) {
+        for doc in [g.document.as_mut(), w.document.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            let at = doc["processed_at"].take();
+            assert!(
+                at.as_str()
+                    .is_some_and(|s| chrono::DateTime::parse_from_rfc3339(s).is_ok()),
+                "processed_at {at}"
+            );
+        }
+        assert_eq!(g, w, "{fixture}");
+    }
+}
+
+/// The build's target directory (`CARGO_TARGET_DIR`, else `target/`).
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            if dir.is_absolute() {
+                dir
+            } else {
+                root().join(dir)
+            }
+        }
+        None => root().join("target"),
+    }
+}
+
+/// Builds the deployed arm64 Lambda zips (`cargo lambda build --release --arm64 --bin
+/// transform --bin setup --output-format zip`, zig from `.venv`) and returns the directory
+/// holding `transform/bootstrap.zip` and `setup/bootstrap.zip`. Cargo rebuilds only what
+/// changed, so the zips are always this checkout's.
+pub fn arm64_lambda_zips() -> PathBuf {
+    let tool = cargo_lambda()
+        .expect("cargo-lambda not found: run tests/run, which installs it into .venv");
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut paths = vec![root().join(".venv/bin")];
+    paths.extend(std::env::split_paths(&path));
+    let status = std::process::Command::new(tool)
+        .args([
+            "lambda",
+            "build",
+            "--release",
+            "--arm64",
+            "--bin",
+            "transform",
+            "--bin",
+            "setup",
+            "--output-format",
+            "zip",
+        ])
+        .current_dir(root())
+        .env("PATH", std::env::join_paths(paths).expect("a PATH"))
+        .status()
+        .expect("cargo lambda build runs");
+    assert!(
+        status.success(),
+        "cargo lambda build --release --arm64 failed"
+    );
+    target_dir().join("lambda")
 }
