@@ -203,24 +203,7 @@ fn the_arm64_setup_function_answers_cloudformation() {
         ],
     );
     let request = |kind: &str, id: &str| {
-        let mut r = json!({
-            "RequestType": kind,
-            "ServiceToken": "arn:aws:lambda:eu-west-1:123456789012:function:social-sentiment-dev-setup",
-            "ResponseURL": format!("{}/cfn-response/{id}?X-Amz-Signature=abc", domain.url),
-            "StackId": "arn:aws:cloudformation:eu-west-1:123456789012:stack/social-sentiment-dev/1",
-            "RequestId": id,
-            "LogicalResourceId": "SearchSetup",
-            "ResourceType": "Custom::SearchSetup",
-            "ResourceProperties": {
-                "ServiceToken": "arn:aws:lambda:eu-west-1:123456789012:function:social-sentiment-dev-setup",
-                "Endpoint": domain.url, "Region": "eu-west-1", "RetentionDays": "30",
-                "ContentHash": "0123456789abcdef"
-            }
-        });
-        if kind == "Delete" {
-            r["PhysicalResourceId"] = json!("search-setup:x:social-posts");
-        }
-        serde_json::to_vec(&r).unwrap()
+        serde_json::to_vec(&servers::cfn_request(kind, &domain.url, json!({}), id)).unwrap()
     };
     api.invoke(
         "create-1",
@@ -237,30 +220,18 @@ fn the_arm64_setup_function_answers_cloudformation() {
     let body: Value = serde_json::from_slice(&response(api.answer("delete-1", WAIT))).unwrap();
     assert_eq!(body["Status"], "SUCCESS", "{body}");
 
-    let answers: Value = reqwest_get(&format!("{}/_test/cfn", domain.url));
-    let answers: Vec<&Value> = answers
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| &a["answer"])
-        .collect();
+    let answers = pipeline_tests::runtime().block_on(servers::cfn_answers(&domain.url));
     assert_eq!(answers.len(), 2);
     assert_eq!(answers[0]["Status"], "SUCCESS");
     assert_eq!(answers[0]["RequestId"], "create-1");
-    assert_eq!(
-        answers[0]["Reason"],
-        "setup: retention created, index template created, dashboards created"
-    );
+    assert_eq!(answers[0]["Reason"], servers::SET_UP_FRESH);
     assert_eq!(
         answers[0]["Data"]["DashboardsUrl"],
-        format!(
-            "{}/_dashboards/app/dashboards#/view/cats-vs-dogs",
-            domain.url
-        )
+        servers::dashboard_url(&domain.url)
     );
     assert_eq!(
         answers[1]["PhysicalResourceId"],
-        "search-setup:x:social-posts"
+        servers::cfn_physical_id(&domain.url)
     );
     let template = reqwest_get(&format!("{}/_index_template/social-posts", osmem.url));
     assert_eq!(template["index_templates"][0]["name"], "social-posts");

@@ -142,3 +142,71 @@ pub fn domain(upstream: &str, args: &[&str]) -> ServerProcess {
         .unwrap_or(0);
     ServerProcess { child, url, port }
 }
+
+/// The reason setup's answer gives on a fresh domain.
+pub const SET_UP_FRESH: &str =
+    "setup: retention created, index template created, dashboards created";
+
+/// The dashboard URL setup reports for the domain stand-in at `domain_url`.
+pub fn dashboard_url(domain_url: &str) -> String {
+    format!("{domain_url}/_dashboards/app/dashboards#/view/cats-vs-dogs")
+}
+
+/// A CloudFormation request for `Custom::SearchSetup` on the domain stand-in at
+/// `domain_url`, its response URL the stand-in's; `props` add to or replace the
+/// resource's properties. Update and Delete carry the id Create answered.
+pub fn cfn_request(
+    kind: &str,
+    domain_url: &str,
+    props: serde_json::Value,
+    id: &str,
+) -> serde_json::Value {
+    let mut properties = serde_json::json!({
+        "ServiceToken": "arn:aws:lambda:eu-west-1:123456789012:function:social-sentiment-dev-setup",
+        "Endpoint": domain_url,
+        "Region": "eu-west-1",
+        "IndexName": "social-posts",
+        "RetentionDays": "30",
+        "ContentHash": "0123456789abcdef",
+    });
+    for (k, v) in props.as_object().into_iter().flatten() {
+        properties[k] = v.clone();
+    }
+    let mut request = serde_json::json!({
+        "RequestType": kind,
+        "ServiceToken": properties["ServiceToken"],
+        "ResponseURL": format!("{domain_url}/cfn-response/{id}?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=abc"),
+        "StackId": "arn:aws:cloudformation:eu-west-1:123456789012:stack/social-sentiment-dev/1",
+        "RequestId": id,
+        "LogicalResourceId": "SearchSetup",
+        "ResourceType": "Custom::SearchSetup",
+        "ResourceProperties": properties,
+    });
+    if kind != "Create" {
+        request["PhysicalResourceId"] = serde_json::json!(cfn_physical_id(domain_url));
+    }
+    request
+}
+
+/// The resource id setup gives the stand-in at `domain_url` with the default index.
+pub fn cfn_physical_id(domain_url: &str) -> String {
+    format!(
+        "search-setup:{}:social-posts",
+        domain_url.trim_start_matches("http://")
+    )
+}
+
+/// The answers the stand-in's CloudFormation response URL received, in order.
+pub async fn cfn_answers(domain_url: &str) -> Vec<serde_json::Value> {
+    let all: serde_json::Value = reqwest::get(format!("{domain_url}/_test/cfn"))
+        .await
+        .expect("the domain stand-in answers")
+        .json()
+        .await
+        .expect("JSON");
+    all.as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| a["answer"].clone())
+        .collect()
+}

@@ -482,32 +482,7 @@ async fn an_import_that_claims_success_but_stores_nothing_fails_setup() {
 }
 
 fn cfn_request(kind: &str, domain: &ServerProcess, props: Value, id: &str) -> Request {
-    let mut properties = json!({
-        "ServiceToken": "arn:aws:lambda:eu-west-1:123456789012:function:social-sentiment-dev-setup",
-        "Endpoint": domain.url,
-        "Region": REGION,
-        "IndexName": "social-posts",
-        "RetentionDays": "30",
-    });
-    for (k, v) in props.as_object().unwrap() {
-        properties[k] = v.clone();
-    }
-    let mut request = json!({
-        "RequestType": kind,
-        "ResponseURL": format!("{}/cfn-response/{id}?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=abc", domain.url),
-        "StackId": "arn:aws:cloudformation:eu-west-1:123456789012:stack/social-sentiment-dev/1",
-        "RequestId": id,
-        "LogicalResourceId": "SearchSetup",
-        "ResourceType": "Custom::SearchSetup",
-        "ResourceProperties": properties,
-    });
-    if kind != "Create" {
-        request["PhysicalResourceId"] = json!(format!(
-            "search-setup:{}:social-posts",
-            domain.url.trim_start_matches("http://")
-        ));
-    }
-    serde_json::from_value(request).unwrap()
+    serde_json::from_value(servers::cfn_request(kind, &domain.url, props, id)).unwrap()
 }
 
 fn lambda_aws(key: Key) -> aws_config::SdkConfig {
@@ -519,13 +494,7 @@ fn lambda_aws(key: Key) -> aws_config::SdkConfig {
 }
 
 async fn cfn_answers(domain: &ServerProcess) -> Vec<Value> {
-    get(&format!("{}/_test/cfn", domain.url))
-        .await
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["answer"].clone())
-        .collect()
+    servers::cfn_answers(&domain.url).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -555,24 +524,15 @@ async fn the_custom_resource_answers_create_update_and_delete() {
     // What CloudFormation received, through its response URL.
     let answers = cfn_answers(&s.domain).await;
     assert_eq!(answers.len(), 3);
-    let id = format!(
-        "search-setup:{}:social-posts",
-        s.domain.url.trim_start_matches("http://")
-    );
+    let id = servers::cfn_physical_id(&s.domain.url);
     assert_eq!(answers[0]["Status"], "SUCCESS");
     assert_eq!(answers[0]["PhysicalResourceId"], id);
     assert_eq!(answers[0]["RequestId"], "req-create");
     assert_eq!(answers[0]["LogicalResourceId"], "SearchSetup");
-    assert_eq!(
-        answers[0]["Reason"],
-        "setup: retention created, index template created, dashboards created"
-    );
+    assert_eq!(answers[0]["Reason"], servers::SET_UP_FRESH);
     assert_eq!(
         answers[0]["Data"]["DashboardsUrl"],
-        format!(
-            "{}/_dashboards/app/dashboards#/view/cats-vs-dogs",
-            s.domain.url
-        )
+        servers::dashboard_url(&s.domain.url)
     );
     assert_eq!(answers[1]["Status"], "SUCCESS");
     assert_eq!(answers[1]["Reason"], "setup: retention updated");
