@@ -11,10 +11,10 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use pipeline_tests::comprehend_server::{verdict, Behaviour, ComprehendServer};
 use pipeline_tests::{decoded, fixture_now};
+use retry::Schedule;
 use serde_json::{json, Value};
 use transform::comprehend::{Comprehend, ComprehendConfig};
 use transform::firehose::FirehoseRecord;
-use transform::retry::Backoff;
 use transform::sentiment::Backend;
 use transform::{Config, FirehoseEvent, Report, Transformer};
 
@@ -42,7 +42,7 @@ fn transformer(server: &ComprehendServer, config: ComprehendConfig) -> Transform
 
 fn fast_retries() -> ComprehendConfig {
     ComprehendConfig {
-        backoff: Backoff::new(Duration::from_millis(5), Duration::from_millis(40)),
+        backoff: Schedule::new(Duration::from_millis(5), Duration::from_millis(40)),
         deadline_margin: Duration::from_millis(200),
         ..ComprehendConfig::default()
     }

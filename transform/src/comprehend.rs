@@ -18,8 +18,8 @@ use aws_sdk_comprehend::Client;
 use futures_util::stream::{self, StreamExt};
 use tracing::{debug, warn};
 
-use crate::retry::{self, Backoff};
 use crate::sentiment::{Analysis, AnalyzerStats, Label, Sentiment, SentimentRequest, Vader};
+use retry::{GaveUp, Policy, Schedule, Stop, Verdict};
 
 /// Documents per `BatchDetectSentiment` call (the API's limit).
 pub const BATCH_SIZE: usize = 25;
@@ -47,7 +47,7 @@ pub struct ComprehendConfig {
     /// `COMPREHEND_MAX_ATTEMPTS`: attempts per call (first try included).
     pub max_attempts: u32,
     /// Retry delays: 100 ms doubling up to 5 s, full jitter.
-    pub backoff: Backoff,
+    pub backoff: Schedule,
     /// `COMPREHEND_DEADLINE_MARGIN_MS`: time kept before the Lambda deadline for the
     /// fallback and the response.
     pub deadline_margin: Duration,
@@ -60,7 +60,7 @@ impl Default for ComprehendConfig {
             concurrency: 4,
             other_languages: OtherLanguages::Vader,
             max_attempts: 6,
-            backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(5)),
+            backoff: Schedule::new(Duration::from_millis(100), Duration::from_secs(5)),
             deadline_margin: Duration::from_millis(1_500),
         }
     }
@@ -114,8 +114,11 @@ pub fn retryable(code: Option<&str>, status: Option<u16>) -> bool {
         "RequestTimeout",
         "RequestTimeoutException",
     ];
-    retry::retryable(code, status, &CODES)
+    retry::classify::transient_aws(code, status, &CODES)
 }
+
+/// Time for one `BatchDetectSentiment` call (25 texts) and its answer.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The Comprehend backend.
 pub struct Comprehend {
@@ -152,10 +155,12 @@ impl Comprehend {
     }
 
     /// Builds the SDK client from the default provider chain (region, credentials) and
-    /// the configured endpoint, with the SDK's own retries off (ours know the deadline).
+    /// the configured endpoint, with the SDK's own retries off (ours know the deadline)
+    /// and the workspace's connect and read timeouts.
     pub async fn from_env(config: ComprehendConfig) -> Self {
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .retry_config(aws_config::retry::RetryConfig::disabled());
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .timeout_config(retry::Timeouts::DEFAULT.sdk());
         if let Some(url) = &config.endpoint_url {
             loader = loader.endpoint_url(url);
         }
@@ -281,91 +286,96 @@ impl Comprehend {
         };
         let texts: Vec<String> = chunk.texts.iter().map(|(_, t)| t.to_string()).collect();
         let cutoff = deadline.map(|d| d.checked_sub(self.config.deadline_margin).unwrap_or(d));
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            let remaining = cutoff.map(|c| c.saturating_duration_since(Instant::now()));
-            if remaining.is_some_and(|r| r.is_zero()) {
-                outcome
-                    .error
-                    .get_or_insert_with(|| "no time left before the deadline".into());
-                break;
+        let policy = Policy::attempts(
+            self.config.backoff,
+            self.config.max_attempts,
+            ATTEMPT_TIMEOUT,
+        );
+        let result = retry::run(
+            policy.until(cutoff),
+            "comprehend BatchDetectSentiment",
+            &Stop::never(),
+            |_| {
+                let send = self
+                    .client
+                    .batch_detect_sentiment()
+                    .set_text_list(Some(texts.clone()))
+                    .language_code(chunk.language.clone())
+                    .send();
+                async move {
+                    match send.await {
+                        Ok(resp) => Verdict::Done(resp),
+                        Err(err) => {
+                            let status = err.raw_response().map(|r| r.status().as_u16());
+                            let code = err.code().map(str::to_string);
+                            let message = format!(
+                                "{}{}",
+                                code.as_deref().unwrap_or("transport error"),
+                                status.map(|s| format!(" (HTTP {s})")).unwrap_or_default()
+                            );
+                            match retryable(code.as_deref(), status) {
+                                true => Verdict::Retry(message),
+                                false => Verdict::Reject(message),
+                            }
+                        }
+                    }
+                }
+            },
+        )
+        .await;
+        let attempts = match &result {
+            Ok(s) => s.attempts,
+            Err(f) => f.attempts,
+        };
+        outcome.calls = u64::from(attempts);
+        outcome.retries = u64::from(attempts.saturating_sub(1));
+        match result {
+            Ok(success) => {
+                let resp = success.value;
+                let mut answered = vec![false; texts.len()];
+                for item in resp.result_list() {
+                    let Some(pos) = item.index().and_then(|i| usize::try_from(i).ok()) else {
+                        continue;
+                    };
+                    let Some((idx, text)) = chunk.texts.get(pos) else {
+                        continue;
+                    };
+                    if let Some(s) = to_sentiment(item.sentiment(), item.sentiment_score()) {
+                        outcome.scored.push((*idx, s));
+                        outcome.units += units(text);
+                        answered[pos] = true;
+                    }
+                }
+                for e in resp.error_list() {
+                    debug!(
+                        index = e.index(),
+                        code = e.error_code(),
+                        "comprehend document error"
+                    );
+                    if outcome.error.is_none() {
+                        outcome.error = Some(format!(
+                            "document error {}",
+                            e.error_code().unwrap_or("unknown")
+                        ));
+                    }
+                }
+                outcome.unscored.extend(
+                    answered
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, a)| !**a)
+                        .map(|(pos, _)| chunk.texts[pos].0),
+                );
+                return outcome;
             }
-            outcome.calls += 1;
-            let send = self
-                .client
-                .batch_detect_sentiment()
-                .set_text_list(Some(texts.clone()))
-                .language_code(chunk.language.clone())
-                .send();
-            let result = match remaining {
-                Some(r) => match tokio::time::timeout(r, send).await {
-                    Ok(result) => result,
-                    Err(_) => {
-                        outcome.error =
-                            Some("comprehend did not answer before the deadline".into());
-                        break;
+            Err(failure) => {
+                outcome.error = Some(match (&failure.last, failure.gave_up) {
+                    (_, GaveUp::OutOfTime) if failure.timed_out || failure.last.is_none() => {
+                        "comprehend did not answer before the deadline".into()
                     }
-                },
-                None => send.await,
-            };
-            match result {
-                Ok(resp) => {
-                    let mut answered = vec![false; texts.len()];
-                    for item in resp.result_list() {
-                        let Some(pos) = item.index().and_then(|i| usize::try_from(i).ok()) else {
-                            continue;
-                        };
-                        let Some((idx, text)) = chunk.texts.get(pos) else {
-                            continue;
-                        };
-                        if let Some(s) = to_sentiment(item.sentiment(), item.sentiment_score()) {
-                            outcome.scored.push((*idx, s));
-                            outcome.units += units(text);
-                            answered[pos] = true;
-                        }
-                    }
-                    for e in resp.error_list() {
-                        debug!(
-                            index = e.index(),
-                            code = e.error_code(),
-                            "comprehend document error"
-                        );
-                        if outcome.error.is_none() {
-                            outcome.error = Some(format!(
-                                "document error {}",
-                                e.error_code().unwrap_or("unknown")
-                            ));
-                        }
-                    }
-                    outcome.unscored.extend(
-                        answered
-                            .iter()
-                            .enumerate()
-                            .filter(|(_, a)| !**a)
-                            .map(|(pos, _)| chunk.texts[pos].0),
-                    );
-                    return outcome;
-                }
-                Err(err) => {
-                    let status = err.raw_response().map(|r| r.status().as_u16());
-                    let code = err.code().map(str::to_string);
-                    let message = format!(
-                        "{}{}",
-                        code.as_deref().unwrap_or("transport error"),
-                        status.map(|s| format!(" (HTTP {s})")).unwrap_or_default()
-                    );
-                    outcome.error = Some(message);
-                    if !retryable(code.as_deref(), status) || attempt >= self.config.max_attempts {
-                        break;
-                    }
-                    let delay = self.config.backoff.delay(attempt);
-                    if cutoff.is_some_and(|c| Instant::now() + delay >= c) {
-                        break;
-                    }
-                    outcome.retries += 1;
-                    tokio::time::sleep(delay).await;
-                }
+                    (Some(last), _) => last.clone(),
+                    (None, _) => failure.to_string(),
+                });
             }
         }
         outcome

@@ -1,10 +1,13 @@
-//! The one retry loop of this crate: every call to the domain and the answer to
-//! CloudFormation go through [`until`]. An attempt says whether it is done, worth another
-//! try, or a failure to give up on; waits follow capped exponential backoff with full
-//! jitter; no attempt starts, and none runs, past the deadline.
+//! The setup's calls on the workspace's retry helper (crate `retry`): an attempt says
+//! whether it is done, worth another try, or a [`SetupError`] to give up on; waits follow
+//! capped exponential backoff (250 ms to 5 s, full jitter) until the deadline, and no
+//! attempt runs past it. Each attempt is told the time left, to bound its own request.
 
+use std::fmt;
 use std::future::Future;
 use std::time::{Duration, Instant};
+
+use retry::{GaveUp, Policy, Schedule, Stop};
 
 use crate::SetupError;
 
@@ -19,14 +22,25 @@ pub enum Verdict<T> {
     Fail(SetupError),
 }
 
-/// The first wait between attempts.
-const BASE: Duration = Duration::from_millis(250);
-/// The longest wait between attempts.
-const CAP: Duration = Duration::from_secs(5);
+/// The waits between attempts.
+const SCHEDULE: Schedule = Schedule::new(Duration::from_millis(250), Duration::from_secs(5));
+
+enum Failed {
+    Transient(String),
+    Fatal(SetupError),
+}
+
+impl fmt::Display for Failed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failed::Transient(why) => f.write_str(why),
+            Failed::Fatal(e) => write!(f, "{e}"),
+        }
+    }
+}
 
 /// Runs `attempt` until it is done or fails, retrying transient failures until `deadline`.
-/// Each attempt gets the time left, to bound its own request. `what` names the call in
-/// the error when the deadline passes.
+/// `what` names the call in the error when the deadline passes.
 pub async fn until<T, F, Fut>(
     what: &str,
     deadline: Instant,
@@ -36,57 +50,39 @@ where
     F: FnMut(Duration) -> Fut,
     Fut: Future<Output = Verdict<T>>,
 {
-    let started = Instant::now();
-    let mut last = String::from("no attempt made");
-    for n in 1u32.. {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            break;
-        }
-        match attempt(left).await {
-            Verdict::Done(v) => return Ok(v),
-            Verdict::Fail(e) => return Err(e),
-            Verdict::Retry(why) => {
-                tracing::debug!(call = what, attempt = n, reason = %why, "retrying");
-                last = why;
+    let left = deadline.saturating_duration_since(Instant::now());
+    let policy = Policy::for_duration(SCHEDULE, left, left).until(Some(deadline));
+    let outcome = retry::run(policy, what, &Stop::never(), |_| {
+        let attempt = attempt(deadline.saturating_duration_since(Instant::now()));
+        async move {
+            match attempt.await {
+                Verdict::Done(v) => retry::Verdict::Done(v),
+                Verdict::Retry(why) => retry::Verdict::Retry(Failed::Transient(why)),
+                Verdict::Fail(e) => retry::Verdict::Reject(Failed::Fatal(e)),
             }
         }
-        let wait = delay(n, jitter()).min(deadline.saturating_duration_since(Instant::now()));
-        tokio::time::sleep(wait).await;
-    }
-    Err(SetupError::Deadline {
-        what: what.to_string(),
-        secs: started.elapsed().as_secs(),
-        last,
     })
-}
-
-/// The wait after attempt `n` (1-based): `BASE · 2^(n−1)`, at most `CAP`, times `jitter`.
-fn delay(n: u32, jitter: f64) -> Duration {
-    let exp = BASE.saturating_mul(1u32.checked_shl(n - 1).unwrap_or(u32::MAX));
-    exp.min(CAP).mul_f64(jitter.clamp(0.0, 1.0))
-}
-
-/// A random factor in [0, 1), from the standard library's per-process hasher keys.
-fn jitter() -> f64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(Instant::now().elapsed().as_nanos());
-    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+    .await;
+    match outcome {
+        Ok(success) => Ok(success.value),
+        Err(failure) => match (failure.gave_up, failure.last) {
+            (GaveUp::Rejected, Some(Failed::Fatal(e))) => Err(e),
+            (_, last) => Err(SetupError::Deadline {
+                what: what.to_string(),
+                secs: failure.elapsed.as_secs(),
+                last: match last {
+                    Some(f) => f.to_string(),
+                    None if failure.timed_out => "no answer before the deadline".into(),
+                    None => "no attempt made".into(),
+                },
+            }),
+        },
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_schedule_is_capped_exponential() {
-        let full: Vec<u128> = (1..=7).map(|n| delay(n, 1.0).as_millis()).collect();
-        assert_eq!(full, [250, 500, 1000, 2000, 4000, 5000, 5000]);
-        assert_eq!(delay(3, 0.5), Duration::from_millis(500));
-        assert_eq!(delay(40, 1.0), CAP);
-        assert!((0..100).map(|_| jitter()).all(|j| (0.0..1.0).contains(&j)));
-    }
 
     #[tokio::test(flavor = "current_thread")]
     async fn transient_failures_are_retried_until_done() {
