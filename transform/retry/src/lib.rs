@@ -8,7 +8,8 @@
 //! gave up (rejected, out of time, out of attempts, stopped) with the last error. No
 //! attempt runs past the deadline: each is cut at the time left, and a wait that would end
 //! past it gives up instead. [`Timeouts`] carries the connect and read timeouts clients
-//! are built with, and [`classify`] the common classification of HTTP and AWS answers.
+//! are built with, [`classify`] the common classification of HTTP and AWS answers, and
+//! (feature `aws`) `aws::config` the one way AWS SDK clients are configured.
 
 use std::fmt;
 use std::future::Future;
@@ -537,5 +538,47 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!((e.gave_up, e.attempts), (GaveUp::Stopped, 0));
+    }
+}
+
+/// AWS SDK clients made the one way: the default provider chain, an endpoint when given,
+/// the SDK's own retries off ([`run`] retries) and [`Timeouts`].
+#[cfg(feature = "aws")]
+pub mod aws {
+    use super::Timeouts;
+
+    /// Whether an endpoint is on this machine (local servers do not check signatures).
+    pub fn on_this_machine(endpoint: &str) -> bool {
+        ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+            .iter()
+            .any(|p| endpoint.starts_with(p))
+    }
+
+    /// The configuration for a client. For an endpoint on this machine, the region
+    /// defaults to `us-east-1` (no instance metadata is asked) and, when the environment
+    /// has no credentials, static ones are used, so local runs need no account.
+    pub async fn config(endpoint: Option<&str>, timeouts: &Timeouts) -> aws_config::SdkConfig {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .timeout_config(timeouts.sdk());
+        if let Some(url) = endpoint {
+            loader = loader.endpoint_url(url);
+            if on_this_machine(url) {
+                let region = std::env::var("AWS_REGION")
+                    .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
+                    .unwrap_or_else(|_| "us-east-1".into());
+                loader = loader.region(aws_config::Region::new(region));
+                if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+                    loader = loader.credentials_provider(aws_credential_types::Credentials::new(
+                        "local",
+                        "local",
+                        None,
+                        None,
+                        "local-endpoint",
+                    ));
+                }
+            }
+        }
+        loader.load().await
     }
 }
