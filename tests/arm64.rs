@@ -13,9 +13,9 @@ use std::process::{Child, Command};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use pipeline_tests::runtime_api::{Answer, RuntimeApi};
-use pipeline_tests::{assert_matches_expected, root, servers};
 use serde_json::{json, Value};
+use test_support::runtime_api::{Answer, RuntimeApi};
+use test_support::{assert_matches_expected, root, servers};
 use transform::FirehoseResponse;
 
 const QEMU: &str = "/usr/bin/qemu-aarch64-static";
@@ -25,7 +25,7 @@ const WAIT: Duration = Duration::from_secs(180);
 
 fn zips() -> &'static Path {
     static ZIPS: OnceLock<PathBuf> = OnceLock::new();
-    ZIPS.get_or_init(pipeline_tests::arm64_lambda_zips)
+    ZIPS.get_or_init(test_support::arm64_lambda_zips)
 }
 
 /// Unpacks `NAME/bootstrap.zip` into a fresh directory; returns the `bootstrap` path.
@@ -220,7 +220,7 @@ fn the_arm64_setup_function_answers_cloudformation() {
     let body: Value = serde_json::from_slice(&response(api.answer("delete-1", WAIT))).unwrap();
     assert_eq!(body["Status"], "SUCCESS", "{body}");
 
-    let answers = pipeline_tests::runtime().block_on(servers::cfn_answers(&domain.url));
+    let answers = test_support::runtime().block_on(servers::cfn_answers(&domain.url));
     assert_eq!(answers.len(), 2);
     assert_eq!(answers[0]["Status"], "SUCCESS");
     assert_eq!(answers[0]["RequestId"], "create-1");
@@ -245,7 +245,7 @@ fn the_arm64_setup_function_answers_cloudformation() {
 }
 
 fn reqwest_get(url: &str) -> Value {
-    pipeline_tests::runtime().block_on(async {
+    test_support::runtime().block_on(async {
         reqwest::get(url)
             .await
             .unwrap()

@@ -9,8 +9,8 @@
 
 use std::io::Read;
 
-use pipeline_tests::{root, transform};
 use producer::rules::{LocalMatcher, RuleSet};
+use test_support::{root, transform};
 use transform::events::{build_event, EventOptions};
 use transform::Config;
 
@@ -56,7 +56,7 @@ fn bluesky_payloads(posts: &[String]) -> Vec<String> {
                                "createdAt": post["data"]["created_at"], "langs": ["en"]}
                 }
             });
-            producer::jetstream::map_event(&event.to_string(), &matcher)
+            producer::source::jetstream::map_event(&event.to_string(), &matcher)
                 .map(|(_, record)| String::from_utf8(record.data).unwrap())
         })
         .collect()

@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use pipeline_tests::comprehend_server::{verdict, Behaviour, ComprehendServer};
-use pipeline_tests::{decoded, fixture_now};
 use retry::Schedule;
 use serde_json::{json, Value};
+use test_support::comprehend_server::{verdict, Behaviour, ComprehendServer};
+use test_support::{decoded, fixture_now};
 use transform::comprehend::{Comprehend, ComprehendConfig};
 use transform::firehose::FirehoseRecord;
 use transform::sentiment::Backend;

@@ -10,9 +10,9 @@
 
 use std::io::{BufRead, BufReader};
 
-use pipeline_tests::root;
 use proptest::prelude::*;
 use serde_json::{json, Value};
+use test_support::root;
 use transform::document::{clean, Cleaned};
 use transform::post::StreamPost;
 use transform::sentiment::{Label, Sentiment};

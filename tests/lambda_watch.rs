@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
-use pipeline_tests::{cargo_lambda_invoke, cargo_lambda_watch, root};
+use test_support::{cargo_lambda_invoke, cargo_lambda_watch, root};
 
 #[test]
 fn cargo_lambda_watch_answers_fixture_events() {
@@ -17,6 +17,6 @@ fn cargo_lambda_watch_answers_fixture_events() {
         .expect("cargo lambda invoke answers")
     };
     let response = invoke("ugly");
-    pipeline_tests::assert_matches_expected("ugly", &response);
-    pipeline_tests::assert_matches_expected("basic", &invoke("basic"));
+    test_support::assert_matches_expected("ugly", &response);
+    test_support::assert_matches_expected("basic", &invoke("basic"));
 }

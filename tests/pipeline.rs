@@ -13,20 +13,23 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use pipeline_tests::runtime;
-use pipeline_tests::servers::{opensearch, opensearch_on, s3};
-use pipeline_tests::{expected, root};
-use producer::file;
-use producer::local::backup::{Backup, BackupMode, Target};
-use producer::local::destination::{Destination, Rotation};
-use producer::local::processor::Processor;
-use producer::local::{LocalConfig, LocalStream, LocalSummary};
-use producer::sink::{Sink, SinkConfig, Stats};
+use firehose_backup::{Store, Writer};
+use firehose_local::{
+    BackupMode, Destination, LocalConfig, LocalStream, LocalSummary, Processor, Rotation,
+};
+use producer::record::{Record, Stats};
+use producer::sink::{Sink, SinkConfig};
+use producer::source::file;
+use retry::Stop;
 use serde_json::{json, Value};
+use test_support::runtime;
+use test_support::servers::{opensearch, opensearch_on, s3};
+use test_support::{expected, root};
 use tokio::sync::{mpsc, watch};
 
-fn config() -> LocalConfig {
+fn config(dir: &std::path::Path) -> LocalConfig {
     LocalConfig {
+        journal: dir.join("journal"),
         stream: "social-posts".into(),
         processor_buffer_bytes: 1_000_000,
         processor_interval: Duration::from_millis(200),
@@ -89,12 +92,12 @@ fn run(rt: &tokio::runtime::Runtime, recording: PathBuf, local: LocalStream) -> 
             },
             Arc::clone(&stats),
         );
-        let task = tokio::spawn(sink.run(rx, |_| {}));
+        let task = tokio::spawn(sink.run(rx, Stop::never(), |_, _| {}));
         file::replay(recording, None, false, tx, Arc::clone(&stats), stop)
             .await
             .unwrap();
         task.await.unwrap();
-        local.finish().await.unwrap()
+        local.finish(Duration::from_secs(3600)).await.unwrap()
     })
 }
 
@@ -120,7 +123,7 @@ fn s3_lines(
     prefix: &str,
 ) -> Vec<Value> {
     rt.block_on(async {
-        let client = producer::local::s3_client(Some(endpoint)).await;
+        let client = firehose_backup::s3_client(Some(endpoint)).await;
         let list = client
             .list_objects_v2()
             .bucket(bucket)
@@ -173,7 +176,7 @@ fn records_are_indexed_dropped_or_backed_up_exactly_once() {
     let dir = temp_dir("e2e");
     let (rec, lines) = recording(&dir);
     let local = rt.block_on(async {
-        let client = producer::local::s3_client(Some(&s3_server.url)).await;
+        let client = firehose_backup::s3_client(Some(&s3_server.url)).await;
         client
             .create_bucket()
             .bucket("backup")
@@ -181,13 +184,14 @@ fn records_are_indexed_dropped_or_backed_up_exactly_once() {
             .await
             .unwrap();
         LocalStream::start(
-            config(),
+            config(&dir),
             in_process(),
             Destination::opensearch(&os.url, Duration::from_secs(30)).unwrap(),
-            Backup::new(
-                Target::S3 {
+            Writer::new(
+                Store::S3 {
                     client,
                     bucket: "backup".into(),
+                    endpoint: None,
                 },
                 "social-posts",
             ),
@@ -200,18 +204,18 @@ fn records_are_indexed_dropped_or_backed_up_exactly_once() {
     // Accounting: every record exactly once.
     assert_eq!(summary.received, lines.len() as u64);
     assert_eq!(summary.accounted(), lines.len() as u64, "{summary:?}");
-    assert_eq!(summary.indexed, 10);
+    assert_eq!(summary.indexed(), 10);
     assert_eq!(
-        summary.dropped,
+        summary.processed.dropped,
         BTreeMap::from([("retweet".to_string(), 1)])
     );
     assert_eq!(
-        summary.delivery_failed,
+        summary.delivered.failed,
         BTreeMap::from([("mapper_parsing_exception".to_string(), 1)])
     );
     // The truncated line ends in a newline inside a string: a syntax error, not an EOF.
     assert_eq!(
-        summary.processing_failed,
+        summary.processed.failed,
         BTreeMap::from([
             ("invalid_json".to_string(), 1),
             ("invalid_utf8".to_string(), 1),
@@ -334,9 +338,10 @@ fn records_are_indexed_dropped_or_backed_up_exactly_once() {
     // `producer failed`: the same records read back from the bucket, and the
     // processing-failed ones sent again byte for byte.
     let store = rt.block_on(async {
-        producer::failed::Store::S3 {
-            client: producer::local::s3_client(Some(&s3_server.url)).await,
+        Store::S3 {
+            client: firehose_backup::s3_client(Some(&s3_server.url)).await,
             bucket: "backup".into(),
+            endpoint: None,
         }
     });
     let again = rt.block_on(store.read("processing-failed/")).unwrap();
@@ -345,7 +350,7 @@ fn records_are_indexed_dropped_or_backed_up_exactly_once() {
         rt.block_on(store.read("AmazonOpenSearchService-failed/"))
             .unwrap(),
     );
-    let counts = producer::failed::summary(&all);
+    let counts = firehose_backup::records::summary(&all);
     assert_eq!(
         counts[&(
             "processing-failed".to_string(),
@@ -360,7 +365,7 @@ fn records_are_indexed_dropped_or_backed_up_exactly_once() {
         )],
         1
     );
-    let firehose = pipeline_tests::firehose_server::FirehoseServer::start(Default::default());
+    let firehose = test_support::firehose_server::FirehoseServer::start(Default::default());
     rt.block_on(async {
         let stats = Arc::new(Stats::default());
         let (tx, rx) = mpsc::channel(16);
@@ -369,11 +374,9 @@ fn records_are_indexed_dropped_or_backed_up_exactly_once() {
             SinkConfig::new("social-posts"),
             stats,
         );
-        let task = tokio::spawn(sink.run(rx, |_| {}));
+        let task = tokio::spawn(sink.run(rx, Stop::never(), |_, _| {}));
         for r in &again {
-            tx.send(producer::sink::Record::new(r.data.clone()))
-                .await
-                .unwrap();
+            tx.send(Record::new(r.data.clone())).await.unwrap();
         }
         drop(tx);
         task.await.unwrap();
@@ -393,10 +396,10 @@ fn an_opensearch_outage_is_retried_within_the_retry_duration() {
     let (rec, _) = recording(&dir);
     let local = rt
         .block_on(LocalStream::start(
-            config(),
+            config(&dir),
             in_process(),
             Destination::opensearch(&os.url, Duration::from_secs(60)).unwrap(),
-            Backup::new(Target::Dir(dir.join("s3")), "social-posts"),
+            Writer::new(Store::Dir(dir.join("s3")), "social-posts"),
         ))
         .unwrap();
     os.stop();
@@ -410,13 +413,13 @@ fn an_opensearch_outage_is_retried_within_the_retry_duration() {
     // All ten documents made it once the server was back; the bad date is refused by
     // the mapping (dynamic date detection on the restarted, template-less server), not
     // by the outage.
-    assert_eq!(summary.indexed, 10, "{summary:?}");
+    assert_eq!(summary.indexed(), 10, "{summary:?}");
     assert_eq!(
-        summary.delivery_failed,
+        summary.delivered.failed,
         BTreeMap::from([("mapper_parsing_exception".to_string(), 1)])
     );
     assert!(
-        summary.delivery_busy >= Duration::from_secs(1),
+        summary.delivered.busy >= Duration::from_secs(1),
         "it waited for the server: {summary:?}"
     );
     std::thread::sleep(Duration::from_millis(300));
@@ -433,17 +436,17 @@ fn an_opensearch_outage_longer_than_the_retry_duration_is_backed_up() {
     let (rec, _) = recording(&dir);
     let local = rt
         .block_on(LocalStream::start(
-            config(),
+            config(&dir),
             in_process(),
             Destination::opensearch(&os.url, Duration::from_millis(1_500)).unwrap(),
-            Backup::new(Target::Dir(dir.join("s3")), "social-posts"),
+            Writer::new(Store::Dir(dir.join("s3")), "social-posts"),
         ))
         .unwrap();
     os.stop();
     let summary = run(&rt, rec, local);
-    assert_eq!(summary.indexed, 0);
+    assert_eq!(summary.indexed(), 0);
     assert_eq!(
-        summary.delivery_failed.values().sum::<u64>(),
+        summary.delivered.failed.values().sum::<u64>(),
         11,
         "{summary:?}"
     );
@@ -461,13 +464,13 @@ fn an_opensearch_outage_longer_than_the_retry_duration_is_backed_up() {
 fn with_lambda(rt: &tokio::runtime::Runtime, url: &str, dir: &std::path::Path) -> LocalStream {
     rt.block_on(async {
         LocalStream::start(
-            config(),
+            config(dir),
             Processor::Lambda {
-                client: producer::local::lambda_client(url).await,
+                client: firehose_local::processor::lambda_client(url).await,
                 function: "transform".into(),
             },
-            Destination::Dir(dir.join("opensearch")),
-            Backup::new(Target::Dir(dir.join("s3")), "social-posts"),
+            Destination::dir(dir.join("opensearch")),
+            Writer::new(Store::Dir(dir.join("s3")), "social-posts"),
         )
         .await
         .unwrap()
@@ -508,7 +511,7 @@ fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
 fn a_bad_processor_response_sends_the_batch_to_processing_failed_with_firehose_codes() {
     // A Lambda Invoke endpoint that answers with one record id missing.
     let server =
-        pipeline_tests::http::serve(|req: hyper::Request<hyper::body::Incoming>| async move {
+        test_support::http::serve(|req: hyper::Request<hyper::body::Incoming>| async move {
             use http_body_util::BodyExt;
             let body = req.into_body().collect().await.unwrap().to_bytes();
             let event: Value = serde_json::from_slice(&body).unwrap();
@@ -528,9 +531,9 @@ fn a_bad_processor_response_sends_the_batch_to_processing_failed_with_firehose_c
     let (rec, lines) = recording(&dir);
     let local = with_lambda(&rt, &server.url, &dir);
     let summary = run(&rt, rec, local);
-    assert_eq!(summary.indexed, 0);
+    assert_eq!(summary.indexed(), 0);
     assert_eq!(
-        summary.processing_failed,
+        summary.processed.failed,
         BTreeMap::from([("Lambda.MissingRecordId".to_string(), lines.len() as u64)])
     );
     let mut raw = Vec::new();
@@ -551,7 +554,7 @@ fn a_bad_processor_response_sends_the_batch_to_processing_failed_with_firehose_c
 
 #[test]
 fn the_lambda_invoke_path_runs_against_cargo_lambda_watch() {
-    let (_watch, port) = pipeline_tests::cargo_lambda_watch();
+    let (_watch, port) = test_support::cargo_lambda_watch();
     let rt = runtime();
     let dir = temp_dir("lambda");
     let (rec, lines) = recording(&dir);
@@ -562,7 +565,7 @@ fn the_lambda_invoke_path_runs_against_cargo_lambda_watch() {
     // Through a real Lambda there are no reasons, only results; the directory
     // destination takes the bad date too. (On failure, say why the records failed.)
     assert_eq!(
-        summary.indexed,
+        summary.indexed(),
         11,
         "{summary:?}; backed up: {:?}",
         backup_lines(&dir, "processing-failed")
@@ -570,9 +573,9 @@ fn the_lambda_invoke_path_runs_against_cargo_lambda_watch() {
             .map(|v| (v["errorCode"].clone(), v["errorMessage"].clone()))
             .collect::<Vec<_>>()
     );
-    assert_eq!(summary.dropped.values().sum::<u64>(), 1);
+    assert_eq!(summary.processed.dropped.values().sum::<u64>(), 1);
     assert_eq!(
-        summary.processing_failed,
+        summary.processed.failed,
         BTreeMap::from([("Lambda.ProcessingFailed".to_string(), 3)])
     );
     let files = walk(&dir.join("opensearch"));
@@ -588,7 +591,7 @@ fn the_lambda_invoke_path_runs_against_cargo_lambda_watch() {
 fn a_failing_function_is_invoked_four_times_then_backed_up() {
     let calls = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let counted = Arc::clone(&calls);
-    let server = pipeline_tests::http::serve(move |_req: hyper::Request<hyper::body::Incoming>| {
+    let server = test_support::http::serve(move |_req: hyper::Request<hyper::body::Incoming>| {
         counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         async move {
             let mut resp = hyper::Response::new(http_body_util::Full::new(
@@ -607,12 +610,12 @@ fn a_failing_function_is_invoked_four_times_then_backed_up() {
     let local = with_lambda(&rt, &server.url, &dir);
     let summary = run(&rt, rec, local);
     assert_eq!(
-        summary.processing_failed,
+        summary.processed.failed,
         BTreeMap::from([("Lambda.FunctionError".to_string(), lines.len() as u64)])
     );
     assert_eq!(
         calls.load(std::sync::atomic::Ordering::SeqCst),
-        4 * summary.invocations,
+        4 * summary.processed.invocations,
         "1 try + 3 retries per batch"
     );
     let backed_up = backup_lines(&dir, "processing-failed");

@@ -8,14 +8,17 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use pipeline_tests::firehose_server::{self, FirehoseServer};
-use pipeline_tests::jetstream_server::JetstreamServer;
-use pipeline_tests::runtime;
-use pipeline_tests::x_server::{Step, XServer, TOKEN};
+use producer::record::{Record, Stats};
 use producer::rules::{LocalMatcher, RuleSet};
-use producer::sink::{Record, Sink, SinkConfig, Stats, MAX_BATCH_BYTES, MAX_BATCH_RECORDS};
-use producer::x::{plan, Sleeper, XClient, XError};
-use producer::{file, jetstream};
+use producer::sink::{Fate, Sink, SinkConfig, MAX_BATCH_BYTES, MAX_BATCH_RECORDS};
+use producer::source::reconnect::Sleeper;
+use producer::source::x::{plan, XClient, XError};
+use producer::source::{file, jetstream};
+use retry::Stop;
+use test_support::firehose_server::{self, FirehoseServer};
+use test_support::jetstream_server::JetstreamServer;
+use test_support::runtime;
+use test_support::x_server::{Step, XServer, TOKEN};
 use tokio::sync::{mpsc, watch};
 
 fn firehose_client(url: &str) -> aws_sdk_firehose::Client {
@@ -40,10 +43,7 @@ fn temp(name: &str) -> std::path::PathBuf {
 fn sink_config(name: &str) -> SinkConfig {
     SinkConfig {
         linger: Duration::from_millis(20),
-        backoff: transform::retry::Backoff::new(
-            Duration::from_millis(2),
-            Duration::from_millis(20),
-        ),
+        backoff: retry::Schedule::new(Duration::from_millis(2), Duration::from_millis(20)),
         spill_after: Duration::from_secs(30),
         spill_path: temp(&format!("{name}-spill.ndjson")),
         rejects_path: temp(&format!("{name}-rejects.ndjson")),
@@ -65,8 +65,10 @@ fn deliver(
     let reported = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counter = Arc::clone(&reported);
     rt.block_on(async move {
-        let task = tokio::spawn(sink.run(rx, move |batch| {
-            counter.fetch_add(batch.len(), std::sync::atomic::Ordering::SeqCst);
+        let task = tokio::spawn(sink.run(rx, Stop::never(), move |batch, fate| {
+            if fate == Fate::Delivered {
+                counter.fetch_add(batch.len(), std::sync::atomic::Ordering::SeqCst);
+            }
         }));
         for r in records {
             tx.send(r).await.unwrap();
@@ -153,7 +155,21 @@ fn sink_resends_only_failed_entries_and_delivers_every_byte() {
     assert!(seen.max_batch_bytes <= MAX_BATCH_BYTES);
     assert_eq!(seen.failed_calls, 1);
     assert_eq!(Stats::get(&stats.rejected), 1);
-    assert_eq!(std::fs::read(&rejects).unwrap(), too_big.data);
+    // The rejects file says why, beside the record.
+    let line: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(&rejects).unwrap().trim_end()).unwrap();
+    assert_eq!(
+        format!("{}\n", line["data"].as_str().unwrap()).into_bytes(),
+        too_big.data
+    );
+    assert_eq!(line["bytes"], too_big.data.len());
+    assert!(
+        line["reason"]
+            .as_str()
+            .unwrap()
+            .contains("over Firehose's 1024000-byte limit"),
+        "{line}"
+    );
     assert!(seen.streams.iter().all(|s| s == "social-posts"));
     // Unmarked records keep their order.
     let order: Vec<&Vec<u8>> = seen
@@ -201,7 +217,7 @@ fn an_unreachable_sink_spills_and_replay_sends_the_spill_later() {
         Arc::clone(&stats),
     );
     rt.block_on(async {
-        let task = tokio::spawn(sink.run(rx, |_| {}));
+        let task = tokio::spawn(sink.run(rx, Stop::never(), |_, _| {}));
         file::replay(spill.clone(), None, false, tx, Arc::clone(&stats), stop)
             .await
             .unwrap();

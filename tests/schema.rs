@@ -6,8 +6,8 @@
 
 use std::collections::BTreeMap;
 
-use pipeline_tests::{decoded, fixture_event, root, transform};
 use serde_json::Value;
+use test_support::{decoded, fixture_event, root, transform};
 use transform::Config;
 
 /// Every leaf path of a JSON object with the JSON kind of its value.

@@ -10,13 +10,13 @@ use std::time::{Duration, Instant};
 
 use aws_credential_types::provider::{future, ProvideCredentials, SharedCredentialsProvider};
 use aws_credential_types::Credentials;
-use pipeline_tests::servers::{self, ServerProcess};
-use pipeline_tests::{expected, root};
 use reqwest::Method;
 use search_setup::custom_resource::{self, Request};
 use search_setup::domain::Call;
 use search_setup::{assets, run, Auth, Change, Domain, DomainOptions, Plan, SetupError, Step};
 use serde_json::{json, Value};
+use test_support::servers::{self, ServerProcess};
+use test_support::{expected, root};
 
 const REGION: &str = "eu-west-1";
 const ADMIN: Key = Key(
@@ -630,7 +630,7 @@ async fn bad_input_fails_with_one_line_naming_what_to_fix() {
     let plan = Plan::new();
 
     // A wrong endpoint: nothing listens there.
-    let port = pipeline_tests::free_port();
+    let port = test_support::free_port();
     let mut options = DomainOptions::new(&format!("http://127.0.0.1:{port}"), REGION);
     options.unreachable_after = Duration::from_secs(1);
     let wrong = Domain::new(&options, Auth::Iam, Some(ADMIN.provider())).unwrap();

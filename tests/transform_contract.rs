@@ -7,9 +7,9 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use pipeline_tests::transform;
 use proptest::prelude::*;
 use serde_json::{json, Value};
+use test_support::transform;
 use transform::firehose::{response_len, FirehoseRecord};
 use transform::{Config, FirehoseEvent, RecordResult};
 

@@ -3,8 +3,8 @@
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
-use pipeline_tests::{decoded, expected, fixture_event, fixture_names, transform, FIXTURE_NOW};
 use serde_json::Value;
+use test_support::{decoded, expected, fixture_event, fixture_names, transform, FIXTURE_NOW};
 use transform::events::DecodedRecord;
 use transform::firehose::{response_len, RESPONSE_LIMIT_BYTES};
 use transform::{Config, FirehoseEvent, RecordResult};

@@ -4,8 +4,8 @@
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
-use pipeline_tests::root;
 use serde::Deserialize;
+use test_support::root;
 use transform::sentiment::{Label, Vader};
 
 #[derive(Deserialize)]

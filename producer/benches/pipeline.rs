@@ -9,12 +9,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pipeline_tests::servers::opensearch;
-use producer::local::backup::{Backup, BackupMode, Target};
-use producer::local::destination::{Destination, Rotation};
-use producer::local::processor::Processor;
-use producer::local::{LocalConfig, LocalStream};
-use producer::sink::{Sink, SinkConfig, Stats};
+use firehose_backup::{Store, Writer};
+use firehose_local::{BackupMode, Destination, LocalConfig, LocalStream, Processor, Rotation};
+use producer::record::Stats;
+use producer::sink::{Sink, SinkConfig};
+use producer::source::file;
+use retry::Stop;
+use test_support::servers::opensearch;
 use tokio::sync::{mpsc, watch};
 
 fn main() {
@@ -29,7 +30,7 @@ fn main() {
     let rec = dir.join(format!("pipeline-{n}.ndjson"));
     if !rec.exists() {
         eprintln!("[1/3] writing {n} posts to {}", rec.display());
-        let gz = producer::file::open(&root.join("fixtures/recorded/cats-dogs-2000.ndjson.gz"))
+        let gz = file::open(&root.join("fixtures/recorded/cats-dogs-2000.ndjson.gz"))
             .expect("recording");
         let posts: Vec<String> = std::io::BufRead::lines(gz).map_while(Result::ok).collect();
         let mut text = String::new();
@@ -67,10 +68,11 @@ fn main() {
                 index: "social-posts".into(),
                 rotation: Rotation::OneDay,
                 backup_mode: BackupMode::FailedDocumentsOnly,
+                journal: dir.join("pipeline-bench-journal"),
             },
             Processor::InProcess(Box::new(transform::Transformer::new(config, backend))),
             Destination::opensearch(&os.url, Duration::from_secs(300)).expect("opensearch"),
-            Backup::new(Target::Dir(dir.join("pipeline-bench-s3")), "bench"),
+            Writer::new(Store::Dir(dir.join("pipeline-bench-s3")), "bench"),
         )
         .await
         .expect("local stream");
@@ -79,12 +81,18 @@ fn main() {
         let (_stop_tx, stop) = watch::channel(false);
         let client = producer::sink::client(Some(&local.url)).await;
         let sink = Sink::new(client, SinkConfig::new("bench"), Arc::clone(&stats));
-        let task = tokio::spawn(sink.run(rx, |_| {}));
-        producer::file::replay(rec.clone(), None, false, tx, Arc::clone(&stats), stop)
+        let task = tokio::spawn(sink.run(rx, Stop::never(), |_, _| {}));
+        file::replay(rec.clone(), None, false, tx, Arc::clone(&stats), stop)
             .await
             .expect("replay");
         task.await.expect("sink");
-        (local.finish().await.expect("finish"), stats)
+        (
+            local
+                .finish(Duration::from_secs(3600))
+                .await
+                .expect("finish"),
+            stats,
+        )
     });
     let wall = started.elapsed();
     eprintln!("[3/3] done");
@@ -93,11 +101,11 @@ fn main() {
     println!("| ---: | ---: | ---: | ---: | ---: | ---: |");
     println!(
         "| {n} | {} | {:.2} | {:.0} | {:.0} % | {:.0} % |",
-        summary.indexed,
+        summary.indexed(),
         wall.as_secs_f64(),
         n as f64 / wall.as_secs_f64(),
-        share(summary.processor_busy),
-        share(summary.delivery_busy)
+        share(summary.processed.busy),
+        share(summary.delivered.busy)
     );
     assert_eq!(Stats::get(&stats.delivered), n as u64);
     assert_eq!(summary.accounted(), n as u64);

@@ -10,7 +10,7 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use pipeline_tests::firehose_server::{Behaviour, FirehoseServer};
+use test_support::firehose_server::{Behaviour, FirehoseServer};
 
 fn main() {
     let n: usize = std::env::var("PRODUCER_BENCH_RECORDS")

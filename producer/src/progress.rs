@@ -11,7 +11,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::watch;
 use tracing::info;
 
-use crate::sink::Stats;
+use crate::record::Stats;
+use crate::sink::SinkReport;
 
 /// Reports progress until `done` turns true.
 pub async fn report(stats: Arc<Stats>, mut done: watch::Receiver<bool>) {
@@ -66,14 +67,16 @@ pub async fn report(stats: Arc<Stats>, mut done: watch::Receiver<bool>) {
     }
 }
 
-/// The end-of-run summary table.
+/// The end-of-run summary table: what exists (delivered, in the spill or rejects file),
+/// and what was lost, per cause.
 pub fn summary(
     stats: &Stats,
-    categories: &BTreeMap<String, u64>,
+    report: &SinkReport,
     elapsed: Duration,
     spill: &str,
     rejects: &str,
 ) -> String {
+    let categories: &BTreeMap<String, u64> = &report.delivered_per_tag;
     let mut s = format!("\nsummary ({:.1} s)\n", elapsed.as_secs_f64());
     let mut row = |k: &str, v: String| s.push_str(&format!("  {k:<30} {v:>12}\n"));
     row("read", Stats::get(&stats.received).to_string());
@@ -92,7 +95,7 @@ pub fn summary(
     );
     let rejected = Stats::get(&stats.rejected);
     row(
-        "rejected (> 1000 KiB)",
+        "rejected (never accepted)",
         if rejected > 0 {
             format!("{rejected} -> {rejects}")
         } else {
@@ -108,6 +111,13 @@ pub fn summary(
             "0".into()
         },
     );
+    for (cause, n) in &report.lost {
+        row(&format!("LOST: {cause}"), n.to_string());
+    }
+    if let Some(fatal) = &report.fatal {
+        s.push_str(&format!("  firehose refused the calls: {fatal}\n"));
+    }
+    let mut row = |k: &str, v: String| s.push_str(&format!("  {k:<30} {v:>12}\n"));
     row(
         "skipped (no rule, not a post)",
         Stats::get(&stats.skipped).to_string(),
@@ -131,10 +141,14 @@ mod tests {
         Stats::add(&stats.received, 10);
         Stats::add(&stats.delivered, 8);
         Stats::add(&stats.spilled, 2);
-        let cats = BTreeMap::from([("cats".to_string(), 5), ("dogs".to_string(), 3)]);
+        let report = SinkReport {
+            delivered_per_tag: BTreeMap::from([("cats".to_string(), 5), ("dogs".to_string(), 3)]),
+            lost: BTreeMap::from([("spill write failed: disk full".to_string(), 1)]),
+            fatal: None,
+        };
         let s = summary(
             &stats,
-            &cats,
+            &report,
             Duration::from_secs(2),
             "spill.ndjson",
             "rejects.ndjson",
@@ -145,6 +159,7 @@ mod tests {
         );
         assert!(s.contains("2 -> spill.ndjson"), "{s}");
         assert!(s.contains("delivered: dogs"), "{s}");
+        assert!(s.contains("LOST: spill write failed: disk full"), "{s}");
         assert!(
             s.contains("records/s                                 4"),
             "{s}"

@@ -8,7 +8,7 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use pipeline_tests::firehose_server::{Behaviour, FirehoseServer};
+use test_support::firehose_server::{Behaviour, FirehoseServer};
 
 fn recording(name: &str, n: usize) -> std::path::PathBuf {
     let path =

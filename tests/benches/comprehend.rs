@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use chrono::Utc;
-use pipeline_tests::comprehend_server::{Behaviour, ComprehendServer};
+use test_support::comprehend_server::{Behaviour, ComprehendServer};
 use transform::comprehend::{Comprehend, ComprehendConfig};
 use transform::config::SentimentBackend;
 use transform::firehose::FirehoseRecord;

@@ -5,7 +5,7 @@
 
 use std::process::{Command, Output};
 
-use pipeline_tests::servers;
+use test_support::servers;
 
 fn search_setup(endpoint: &str, extra: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_search-setup"))

@@ -16,3 +16,13 @@ pub use error::BackupError;
 pub use layout::{ALL_DOCUMENTS, OPENSEARCH_FAILED, PROCESSING_FAILED};
 pub use records::{DocumentFailedRecord, Failed, Failure, ProcessingFailedRecord};
 pub use store::{Store, Writer};
+
+/// An S3 client for an endpoint (path-style addressing, as S3-compatible servers want),
+/// configured the workspace's one way (`retry::aws`).
+pub async fn s3_client(endpoint: Option<&str>) -> aws_sdk_s3::Client {
+    let shared = retry::aws::config(endpoint, &retry::Timeouts::DEFAULT).await;
+    let config = aws_sdk_s3::config::Builder::from(&shared)
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}

@@ -118,6 +118,16 @@ pub fn parse(key: &str, body: &str) -> Result<Vec<Failed>, BackupError> {
         .collect()
 }
 
+/// Counts per (prefix, error code).
+pub fn summary(records: &[Failed]) -> std::collections::BTreeMap<(String, String), u64> {
+    let mut out = std::collections::BTreeMap::new();
+    for r in records {
+        let prefix = r.key.split('/').next().unwrap_or_default().to_string();
+        *out.entry((prefix, r.error_code.clone())).or_default() += 1;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,6 +182,14 @@ mod tests {
         assert_eq!(records[0].data, b"{\"data\":{\"id\":\"1\"\n");
         assert_eq!(records[1].data, b"caf\xe9\n");
         assert_eq!(records[1].arrival_timestamp, 7);
+        let counts = summary(&records);
+        assert_eq!(
+            counts[&(
+                "processing-failed".to_string(),
+                "Lambda.ProcessingFailed".to_string()
+            )],
+            2
+        );
         let e = parse("k", "{\"rawData\":\"@@\"}").unwrap_err();
         assert!(e.to_string().contains("not base64"), "{e}");
     }

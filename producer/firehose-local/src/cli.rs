@@ -8,7 +8,6 @@ use anyhow::Context;
 use clap::Args;
 use firehose_backup::{Store, Writer};
 
-use crate::processor::LAMBDA_TIMEOUTS;
 use crate::{BackupMode, Destination, LocalConfig, LocalStream, Processor, Rotation};
 
 /// The local delivery stream's options.
@@ -66,20 +65,11 @@ pub struct LocalArgs {
     pub buffer_interval_secs: u64,
 }
 
-/// An S3 client for an endpoint (path-style addressing, as S3-compatible servers want).
-pub async fn s3_client(endpoint: Option<&str>) -> aws_sdk_s3::Client {
-    let shared = retry::aws::config(endpoint, &retry::Timeouts::DEFAULT).await;
-    let config = aws_sdk_s3::config::Builder::from(&shared)
-        .force_path_style(true)
-        .build();
-    aws_sdk_s3::Client::from_conf(config)
-}
-
 /// The backup store the options name: the bucket, else OUT/s3.
 pub async fn backup_store(args: &LocalArgs) -> Store {
     match &args.s3_bucket {
         Some(bucket) => Store::S3 {
-            client: s3_client(args.s3_endpoint.as_deref()).await,
+            client: firehose_backup::s3_client(args.s3_endpoint.as_deref()).await,
             bucket: bucket.clone(),
             endpoint: args.s3_endpoint.clone(),
         },
@@ -103,20 +93,20 @@ impl LocalArgs {
             } else {
                 BackupMode::FailedDocumentsOnly
             },
-            journal: self.journal.clone().unwrap_or_else(|| self.out.join("journal")),
+            journal: self
+                .journal
+                .clone()
+                .unwrap_or_else(|| self.out.join("journal")),
         }
     }
 
     /// Builds and starts the stream named `stream`.
     pub async fn start(&self, stream: &str) -> anyhow::Result<LocalStream> {
         let processor = match &self.lambda_endpoint {
-            Some(url) => {
-                let shared = retry::aws::config(Some(url), &LAMBDA_TIMEOUTS).await;
-                Processor::Lambda {
-                    client: aws_sdk_lambda::Client::new(&shared),
-                    function: self.lambda_function.clone(),
-                }
-            }
+            Some(url) => Processor::Lambda {
+                client: crate::processor::lambda_client(url).await,
+                function: self.lambda_function.clone(),
+            },
             None => {
                 let config = transform::Config::from_env()
                     .context("while reading the transform's configuration")?;

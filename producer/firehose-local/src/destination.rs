@@ -7,9 +7,9 @@
 //! appended to `DIR/INDEX.ndjson`: whole lines, synced, a failed write cut off again and
 //! retried for a bounded time.
 
-use std::sync::Mutex;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use opensearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
@@ -144,9 +144,18 @@ impl Destination {
     }
 
     /// Delivers documents; returns those indexed and those that were not.
-    pub async fn deliver(&self, base: &str, rotation: Rotation, docs: Vec<Doc>, stop: &Stop) -> (Vec<Doc>, Vec<Failed>) {
+    pub async fn deliver(
+        &self,
+        base: &str,
+        rotation: Rotation,
+        docs: Vec<Doc>,
+        stop: &Stop,
+    ) -> (Vec<Doc>, Vec<Failed>) {
         match self {
-            Destination::Dir { dir, retry_duration } => {
+            Destination::Dir {
+                dir,
+                retry_duration,
+            } => {
                 let mut by_index: std::collections::BTreeMap<String, Vec<Doc>> = Default::default();
                 for d in docs {
                     by_index
@@ -160,13 +169,15 @@ impl Destination {
                     let path = dir.join(format!("{index}.ndjson"));
                     match append_lines(&path, &docs, *retry_duration, stop).await {
                         Ok(()) => ok.extend(docs),
-                        Err((message, attempts)) => failed.extend(docs.into_iter().map(|doc| Failed {
-                            doc,
-                            index: index.clone(),
-                            code: "Dir.WriteFailed".into(),
-                            message: message.clone(),
-                            attempts,
-                        })),
+                        Err((message, attempts)) => {
+                            failed.extend(docs.into_iter().map(|doc| Failed {
+                                doc,
+                                index: index.clone(),
+                                code: "Dir.WriteFailed".into(),
+                                message: message.clone(),
+                                attempts,
+                            }))
+                        }
                     }
                 }
                 (ok, failed)
@@ -181,7 +192,12 @@ impl Destination {
 
 /// Appends each document as one line to `path`, synced; a write that fails is cut back
 /// to where it started (no half line stays) and retried until `total` or a stop.
-async fn append_lines(path: &Path, docs: &[Doc], total: Duration, stop: &Stop) -> Result<(), (String, u32)> {
+async fn append_lines(
+    path: &Path,
+    docs: &[Doc],
+    total: Duration,
+    stop: &Stop,
+) -> Result<(), (String, u32)> {
     let mut body = Vec::with_capacity(docs.iter().map(|d| d.json.len() + 1).sum());
     for d in docs {
         body.extend_from_slice(&d.json);
@@ -211,7 +227,10 @@ fn append_whole(path: &Path, body: &[u8]) -> std::io::Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
     let before = f.metadata()?.len();
     let written = f.write_all(body).and_then(|()| f.sync_data());
     if let Err(e) = written {
@@ -274,7 +293,9 @@ async fn bulk(
         let (pending, indexed, failed) = (&pending, &indexed, &failed);
         async move {
             let resp = match send.await {
-                Err(e) => return Verdict::Retry(BulkError::new("OS.ConnectionFailed", e.to_string())),
+                Err(e) => {
+                    return Verdict::Retry(BulkError::new("OS.ConnectionFailed", e.to_string()))
+                }
                 Ok(r) => r,
             };
             let status = resp.status_code().as_u16();
@@ -289,16 +310,23 @@ async fn bulk(
             }
             let answer: Value = match resp.json().await {
                 Ok(v) => v,
-                Err(e) => return Verdict::Retry(BulkError::new("OS.MalformedResponse", e.to_string())),
+                Err(e) => {
+                    return Verdict::Retry(BulkError::new("OS.MalformedResponse", e.to_string()))
+                }
             };
             let Some(items) = answer["items"].as_array() else {
-                return Verdict::Retry(BulkError::new("OS.MalformedResponse", "no items in the _bulk answer"));
+                return Verdict::Retry(BulkError::new(
+                    "OS.MalformedResponse",
+                    "no items in the _bulk answer",
+                ));
             };
             let mut retry_again = Vec::new();
             let mut first_reason = Value::Null;
             let drained: Vec<(Doc, String)> = take(pending).drain(..).collect();
             for (i, (doc, index)) in drained.into_iter().enumerate() {
-                let item = items.get(i).and_then(|it| it.get("index").or_else(|| it.get("create")));
+                let item = items
+                    .get(i)
+                    .and_then(|it| it.get("index").or_else(|| it.get("create")));
                 let item_status = item.and_then(|it| it["status"].as_u64()).unwrap_or(0) as u16;
                 match item {
                     Some(it) if it.get("error").is_none() && (200..300).contains(&item_status) => {
@@ -313,8 +341,14 @@ async fn bulk(
                     Some(it) => take(failed).push(Failed {
                         doc,
                         index,
-                        code: it["error"]["type"].as_str().unwrap_or("OS.ItemFailed").to_string(),
-                        message: it["error"]["reason"].as_str().unwrap_or_default().to_string(),
+                        code: it["error"]["type"]
+                            .as_str()
+                            .unwrap_or("OS.ItemFailed")
+                            .to_string(),
+                        message: it["error"]["reason"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string(),
                         attempts: attempt,
                     }),
                     // An answer shorter than the request leaves the rest unconfirmed.
@@ -348,7 +382,10 @@ async fn bulk(
             attempts: f.attempts,
         }));
     }
-    (indexed.into_inner().unwrap_or_else(|p| p.into_inner()), failed)
+    (
+        indexed.into_inner().unwrap_or_else(|p| p.into_inner()),
+        failed,
+    )
 }
 
 /// The state an attempt changes (never contended: attempts run one at a time).
@@ -377,7 +414,14 @@ mod tests {
             json: format!("{{\"post_id\":\"{id}\"}}").into_bytes(),
             segment: Segment(0),
         };
-        let (ok, failed) = d.deliver("social-posts", Rotation::OneDay, vec![doc("a"), doc("b")], &Stop::never()).await;
+        let (ok, failed) = d
+            .deliver(
+                "social-posts",
+                Rotation::OneDay,
+                vec![doc("a"), doc("b")],
+                &Stop::never(),
+            )
+            .await;
         assert_eq!((ok.len(), failed.len()), (2, 0));
         let text = std::fs::read_to_string(dir.join("social-posts-2023-03-14.ndjson")).unwrap();
         assert_eq!(text, "{\"post_id\":\"a\"}\n{\"post_id\":\"b\"}\n");

@@ -118,7 +118,10 @@ impl Journal {
             .filter_map(|e| e.ok())
             .filter_map(|e| {
                 let name = e.file_name().to_string_lossy().into_owned();
-                name.strip_prefix("seg-")?.strip_suffix(".log")?.parse().ok()
+                name.strip_prefix("seg-")?
+                    .strip_suffix(".log")?
+                    .parse()
+                    .ok()
             })
             .collect();
         numbers.sort_unstable();
@@ -221,7 +224,11 @@ fn recover_segment(dir: &Path, n: u64) -> std::io::Result<(Vec<Entry>, usize)> {
             .flatten()
             .and_then(|l| Some((l.id, l.at, STANDARD.decode(l.data).ok()?)));
         let Some((id, at, data)) = parsed else {
-            warn!(segment = n, offset = good, "journal line cut short by a stop: it was never acknowledged; dropped");
+            warn!(
+                segment = n,
+                offset = good,
+                "journal line cut short by a stop: it was never acknowledged; dropped"
+            );
             break;
         };
         good += read as u64;
@@ -246,7 +253,8 @@ fn recover_segment(dir: &Path, n: u64) -> std::io::Result<(Vec<Entry>, usize)> {
 impl Writer {
     fn run(mut self, mut rx: mpsc::UnboundedReceiver<Op>) {
         while let Some(op) = rx.blocking_recv() {
-            let mut appends: Vec<(Vec<Entry>, oneshot::Sender<std::io::Result<Segment>>)> = Vec::new();
+            let mut appends: Vec<(Vec<Entry>, oneshot::Sender<std::io::Result<Segment>>)> =
+                Vec::new();
             let mut close = None;
             let mut next = Some(op);
             // Group commit: everything queued now is written with one sync.
@@ -303,12 +311,17 @@ impl Writer {
         let segment = Segment(self.current);
         match result {
             Ok(()) => {
-                let state = self.segments.entry(self.current).or_insert_with(|| SegmentState {
-                    outstanding: 0,
-                    total: 0,
-                    // The marks are best effort: a lost mark only means a duplicate.
-                    done: append(&done_path(&self.dir, self.current)).ok().map(BufWriter::new),
-                });
+                let state = self
+                    .segments
+                    .entry(self.current)
+                    .or_insert_with(|| SegmentState {
+                        outstanding: 0,
+                        total: 0,
+                        // The marks are best effort: a lost mark only means a duplicate.
+                        done: append(&done_path(&self.dir, self.current))
+                            .ok()
+                            .map(BufWriter::new),
+                    });
                 state.outstanding += count;
                 state.total += count;
                 debug!(records = count, segment = self.current, "journaled");
@@ -336,7 +349,9 @@ impl Writer {
                 self.log = f;
                 self.current = next;
             }
-            Err(e) => warn!(error = %e, "cannot start a new journal segment; the current one grows"),
+            Err(e) => {
+                warn!(error = %e, "cannot start a new journal segment; the current one grows")
+            }
         }
         let sealed: Vec<u64> = self
             .segments
@@ -405,7 +420,10 @@ mod tests {
         let Err(e) = Journal::open(&d, 4) else {
             panic!("the journal is locked")
         };
-        assert!(e.to_string().contains("another local delivery stream"), "{e}");
+        assert!(
+            e.to_string().contains("another local delivery stream"),
+            "{e}"
+        );
         // A crash: the handle goes without closing, the lock with the thread's file.
         let remaining = journal.close().await;
         assert_eq!(remaining.records, 1);

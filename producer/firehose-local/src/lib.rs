@@ -82,7 +82,12 @@ impl LocalStream {
         let (doc_tx, doc_rx) = mpsc::channel(QUEUE_RECORDS);
         let backup = Arc::new(backup);
         let pipeline = {
-            let (config, journal, stops, backup) = (config.clone(), journal.clone(), stops.clone(), Arc::clone(&backup));
+            let (config, journal, stops, backup) = (
+                config.clone(),
+                journal.clone(),
+                stops.clone(),
+                Arc::clone(&backup),
+            );
             tokio::spawn(async move {
                 let delivery = tokio::spawn(stages::deliver(
                     config.clone(),
@@ -92,7 +97,8 @@ impl LocalStream {
                     journal.clone(),
                     stops.clone(),
                 ));
-                let processed = stages::process(config, processor, rx, doc_tx, backup, journal, stops).await;
+                let processed =
+                    stages::process(config, processor, rx, doc_tx, backup, journal, stops).await;
                 let delivered = delivery.await.unwrap_or_default();
                 (processed, delivered)
             })

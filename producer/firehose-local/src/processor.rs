@@ -20,6 +20,12 @@ pub const LAMBDA_TIMEOUTS: retry::Timeouts = retry::Timeouts {
     attempt: std::time::Duration::from_secs(150),
 };
 
+/// A Lambda client for the Invoke API at `endpoint` (`cargo lambda watch`, a real region),
+/// with [`LAMBDA_TIMEOUTS`].
+pub async fn lambda_client(endpoint: &str) -> aws_sdk_lambda::Client {
+    aws_sdk_lambda::Client::new(&retry::aws::config(Some(endpoint), &LAMBDA_TIMEOUTS).await)
+}
+
 /// How records are processed.
 pub enum Processor {
     /// The transform, in this process.

@@ -12,7 +12,10 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use chrono::Utc;
 use firehose_backup::records::raw;
-use firehose_backup::{DocumentFailedRecord, Failure, ProcessingFailedRecord, Writer, ALL_DOCUMENTS, OPENSEARCH_FAILED, PROCESSING_FAILED};
+use firehose_backup::{
+    DocumentFailedRecord, Failure, ProcessingFailedRecord, Writer, ALL_DOCUMENTS,
+    OPENSEARCH_FAILED, PROCESSING_FAILED,
+};
 use retry::{Policy, Schedule, Stop, Verdict};
 use serde::Deserialize;
 use tokio::sync::mpsc;
@@ -48,7 +51,10 @@ pub struct Stops {
 fn done<'a>(journal: &Journal, records: impl IntoIterator<Item = (Segment, &'a str)>) {
     let mut by_segment: BTreeMap<u64, Vec<String>> = BTreeMap::new();
     for (segment, id) in records {
-        by_segment.entry(segment.0).or_default().push(id.to_string());
+        by_segment
+            .entry(segment.0)
+            .or_default()
+            .push(id.to_string());
     }
     for (segment, ids) in by_segment {
         journal.done(Segment(segment), ids);
@@ -77,7 +83,18 @@ pub async fn process(
         .await;
         if !batch.is_empty() {
             let started = Instant::now();
-            process_batch(&config, &processor, &arn, batch, &docs, &backup, &journal, &stops, &mut counts).await;
+            process_batch(
+                &config,
+                &processor,
+                &arn,
+                batch,
+                &docs,
+                &backup,
+                &journal,
+                &stops,
+                &mut counts,
+            )
+            .await;
             counts.busy += started.elapsed();
         }
         if !open {
@@ -105,8 +122,14 @@ async fn process_batch(
     counts: &mut Processed,
 ) {
     let event = FirehoseEvent {
-        invocation_id: format!("local-{}", Utc::now().timestamp_nanos_opt().unwrap_or_default()),
-        delivery_stream_arn: format!("arn:aws:firehose:local:000000000000:deliverystream/{}", config.stream),
+        invocation_id: format!(
+            "local-{}",
+            Utc::now().timestamp_nanos_opt().unwrap_or_default()
+        ),
+        delivery_stream_arn: format!(
+            "arn:aws:firehose:local:000000000000:deliverystream/{}",
+            config.stream
+        ),
         source_kinesis_stream_arn: None,
         region: "local".into(),
         records: batch
@@ -123,14 +146,22 @@ async fn process_batch(
     counts.invocations += 1;
     // Like Firehose: an invocation that fails (not an answer that fails the checks) is
     // tried three more times before its records go to processing-failed/.
-    let policy = Policy::attempts(INVOKE_SCHEDULE, 1 + INVOKE_RETRIES, processor.invoke_timeout());
+    let policy = Policy::attempts(
+        INVOKE_SCHEDULE,
+        1 + INVOKE_RETRIES,
+        processor.invoke_timeout(),
+    );
     let outcome = retry::run(policy, "invoke the processor", &stops.grace, |n| {
         let call = processor.process(&event);
         async move {
             match call.await {
                 Ok(v) => Verdict::Done(v),
                 Err(e) if e.retryable() => {
-                    warn!(code = e.code, attempt = n, "processor invocation failed; retrying");
+                    warn!(
+                        code = e.code,
+                        attempt = n,
+                        "processor invocation failed; retrying"
+                    );
                     Verdict::Retry(e)
                 }
                 Err(e) => Verdict::Reject(e),
@@ -166,7 +197,11 @@ async fn process_batch(
         Err(err) => {
             warn!(code = err.code, message = %err.message, records = batch.len(), "processor failed the batch");
             for (i, a) in batch.iter().enumerate() {
-                failures.push((i, failed_record(a, err.code, &err.message), err.code.to_string()));
+                failures.push((
+                    i,
+                    failed_record(a, err.code, &err.message),
+                    err.code.to_string(),
+                ));
             }
         }
         Ok((checked, report)) => {
@@ -207,7 +242,12 @@ async fn process_batch(
             }
         }
     }
-    done(journal, dropped.iter().map(|&i| (batch[i].segment, batch[i].record_id.as_str())));
+    done(
+        journal,
+        dropped
+            .iter()
+            .map(|&i| (batch[i].segment, batch[i].record_id.as_str())),
+    );
     if failures.is_empty() {
         return;
     }
@@ -218,7 +258,12 @@ async fn process_batch(
                 *counts.failed.entry(why.clone()).or_default() += 1;
             }
             counts.backup_objects.push(key);
-            done(journal, failures.iter().map(|(i, _, _)| (batch[*i].segment, batch[*i].record_id.as_str())));
+            done(
+                journal,
+                failures
+                    .iter()
+                    .map(|(i, _, _)| (batch[*i].segment, batch[*i].record_id.as_str())),
+            );
         }
         Err(e) => {
             error!(error = %e, records = failures.len(), "cannot write the processing-failed backup: the records stay in the journal");
@@ -251,10 +296,25 @@ pub async fn deliver(
 ) -> Delivered {
     let mut counts = Delivered::default();
     loop {
-        let (buf, open) = fill(&mut rx, config.buffer_bytes, config.buffer_interval, |d: &Doc| d.json.len()).await;
+        let (buf, open) = fill(
+            &mut rx,
+            config.buffer_bytes,
+            config.buffer_interval,
+            |d: &Doc| d.json.len(),
+        )
+        .await;
         if !buf.is_empty() {
             let started = Instant::now();
-            deliver_buffer(&config, &destination, &backup, buf, &journal, &stops, &mut counts).await;
+            deliver_buffer(
+                &config,
+                &destination,
+                &backup,
+                buf,
+                &journal,
+                &stops,
+                &mut counts,
+            )
+            .await;
             counts.busy += started.elapsed();
         }
         if !open {
@@ -279,10 +339,14 @@ async fn deliver_buffer(
             .collect();
         match backup.put(ALL_DOCUMENTS, body, &stops.abort).await {
             Ok(key) => counts.backup_objects.push(key),
-            Err(e) => error!(error = %e, documents = buf.len(), "cannot write the all-documents copy (the documents are still delivered)"),
+            Err(e) => {
+                error!(error = %e, documents = buf.len(), "cannot write the all-documents copy (the documents are still delivered)")
+            }
         }
     }
-    let (indexed, failed) = destination.deliver(&config.index, config.rotation, buf, &stops.grace).await;
+    let (indexed, failed) = destination
+        .deliver(&config.index, config.rotation, buf, &stops.grace)
+        .await;
     counts.indexed += indexed.len() as u64;
     for d in &indexed {
         let peek: Option<Peek> = serde_json::from_slice(&d.json).ok();
@@ -324,7 +388,10 @@ async fn deliver_buffer(
                 *counts.failed.entry(f.code.clone()).or_default() += 1;
             }
             counts.backup_objects.push(key);
-            done(journal, failed.iter().map(|f| (f.doc.segment, f.doc.id.as_str())));
+            done(
+                journal,
+                failed.iter().map(|f| (f.doc.segment, f.doc.id.as_str())),
+            );
         }
         Err(e) => {
             error!(error = %e, documents = lines.len(), "cannot write the failed-documents backup: the records stay in the journal");

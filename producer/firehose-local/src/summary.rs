@@ -122,7 +122,10 @@ impl LocalSummary {
         if self.recovered > 0 {
             row("recovered from the journal", self.recovered.to_string());
         }
-        row("processor invocations", self.processed.invocations.to_string());
+        row(
+            "processor invocations",
+            self.processed.invocations.to_string(),
+        );
         row("Ok", self.processed.ok.to_string());
         for (k, v) in &self.processed.dropped {
             row(&format!("Dropped: {k}"), v.to_string());
@@ -135,7 +138,10 @@ impl LocalSummary {
             row(&format!("not indexed, backed up: {k}"), v.to_string());
         }
         for (k, v) in &self.kept() {
-            row(&format!("NOT DELIVERED, in the journal: {k}"), v.to_string());
+            row(
+                &format!("NOT DELIVERED, in the journal: {k}"),
+                v.to_string(),
+            );
         }
         for (k, (n, sum, scored)) in &self.delivered.categories {
             let mean = if *scored > 0 {
@@ -150,7 +156,10 @@ impl LocalSummary {
         }
         row("backup objects", self.backup_objects().len().to_string());
         if self.journaled > 0 {
-            row("left in the journal for the next start", self.journaled.to_string());
+            row(
+                "left in the journal for the next start",
+                self.journaled.to_string(),
+            );
         }
         if let Some(v) = self.verdict() {
             s.push_str(&format!("  verdict: {v}\n"));
@@ -168,7 +177,9 @@ mod tests {
         let mut s = LocalSummary::default();
         s.delivered.categories.insert("cats".into(), (10, 2.0, 10));
         s.delivered.categories.insert("dogs".into(), (10, 3.0, 10));
-        s.delivered.categories.insert("multiple".into(), (1, 1.0, 1));
+        s.delivered
+            .categories
+            .insert("multiple".into(), (1, 1.0, 1));
         let v = s.verdict().unwrap();
         assert!(
             v.starts_with("dogs win: cats +0.200 (10 posts) vs dogs +0.300 (10 posts)"),
@@ -179,6 +190,8 @@ mod tests {
         s.processed.failed.insert("invalid_json".into(), 1);
         s.delivered.kept.insert("Dir.WriteFailed".into(), 4);
         assert_eq!(s.accounted(), 27);
-        assert!(s.table().contains("NOT DELIVERED, in the journal: Dir.WriteFailed"));
+        assert!(s
+            .table()
+            .contains("NOT DELIVERED, in the journal: Dir.WriteFailed"));
     }
 }

@@ -68,7 +68,11 @@ impl RecordIds {
     }
 
     fn next(&self) -> String {
-        format!("{:020}{:036}", self.run, self.next.fetch_add(1, Ordering::Relaxed))
+        format!(
+            "{:020}{:036}",
+            self.run,
+            self.next.fetch_add(1, Ordering::Relaxed)
+        )
     }
 }
 
@@ -113,7 +117,10 @@ fn serialization(message: impl Into<String>) -> Response<Full<Bytes>> {
 }
 
 /// One wire-protocol request.
-pub async fn handle(req: Request<Incoming>, wire: Arc<Wire>) -> Result<Response<Full<Bytes>>, Infallible> {
+pub async fn handle(
+    req: Request<Incoming>,
+    wire: Arc<Wire>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let target = req
         .headers()
         .get("x-amz-target")
@@ -126,17 +133,26 @@ pub async fn handle(req: Request<Incoming>, wire: Arc<Wire>) -> Result<Response<
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
-        return Ok(error(413, "InvalidArgumentException", format!(
-            "request body of {} bytes: a call carries at most {MAX_CALL_BYTES} bytes of data",
-            declared.unwrap_or_default()
-        )));
+        return Ok(error(
+            413,
+            "InvalidArgumentException",
+            format!(
+                "request body of {} bytes: a call carries at most {MAX_CALL_BYTES} bytes of data",
+                declared.unwrap_or_default()
+            ),
+        ));
     }
-    let body = match Limited::new(req.into_body(), MAX_BODY_BYTES).collect().await {
+    let body = match Limited::new(req.into_body(), MAX_BODY_BYTES)
+        .collect()
+        .await
+    {
         Ok(b) => b.to_bytes(),
         Err(e) => {
-            return Ok(error(413, "InvalidArgumentException", format!(
-                "request body over {MAX_BODY_BYTES} bytes, or unreadable: {e}"
-            )))
+            return Ok(error(
+                413,
+                "InvalidArgumentException",
+                format!("request body over {MAX_BODY_BYTES} bytes, or unreadable: {e}"),
+            ))
         }
     };
     let Ok(request) = serde_json::from_slice::<Value>(&body) else {
@@ -146,16 +162,26 @@ pub async fn handle(req: Request<Incoming>, wire: Arc<Wire>) -> Result<Response<
         return Ok(serialization("DeliveryStreamName must be a string"));
     };
     if name != wire.stream {
-        return Ok(error(400, "ResourceNotFoundException", format!(
-            "Firehose {name} under account 000000000000 not found (this local stream is {})",
-            wire.stream
-        )));
+        return Ok(error(
+            400,
+            "ResourceNotFoundException",
+            format!(
+                "Firehose {name} under account 000000000000 not found (this local stream is {})",
+                wire.stream
+            ),
+        ));
     }
     let single = match target.as_str() {
         "Firehose_20150804.PutRecordBatch" => false,
         "Firehose_20150804.PutRecord" => true,
         "" => return Ok(error(400, "UnknownOperationException", "no X-Amz-Target")),
-        other => return Ok(error(400, "UnknownOperationException", format!("{other} is not served here"))),
+        other => {
+            return Ok(error(
+                400,
+                "UnknownOperationException",
+                format!("{other} is not served here"),
+            ))
+        }
     };
     let records: Vec<&Value> = if single {
         match request.get("Record") {
@@ -186,9 +212,11 @@ pub async fn handle(req: Request<Incoming>, wire: Arc<Wire>) -> Result<Response<
     }
     let total: usize = decoded.iter().map(Vec::len).sum();
     if total > MAX_CALL_BYTES {
-        return Ok(error(400, "InvalidArgumentException", format!(
-            "records of {total} bytes in one call: at most {MAX_CALL_BYTES}"
-        )));
+        return Ok(error(
+            400,
+            "InvalidArgumentException",
+            format!("records of {total} bytes in one call: at most {MAX_CALL_BYTES}"),
+        ));
     }
     let queue = wire
         .queue
@@ -196,17 +224,30 @@ pub async fn handle(req: Request<Incoming>, wire: Arc<Wire>) -> Result<Response<
         .unwrap_or_else(|poisoned| poisoned.into_inner())
         .clone();
     let Some(queue) = queue else {
-        return Ok(error(503, "ServiceUnavailableException", "the local stream is stopping"));
+        return Ok(error(
+            503,
+            "ServiceUnavailableException",
+            "the local stream is stopping",
+        ));
     };
     let responses = accept(&wire, &queue, decoded).await;
     if single {
         let r = &responses[0];
         return Ok(match r.get("RecordId") {
             Some(id) => json_reply(200, &json!({"RecordId": id, "Encrypted": false})),
-            None => error(400, r["ErrorCode"].as_str().unwrap_or("ServiceUnavailableException"), r["ErrorMessage"].as_str().unwrap_or("")),
+            None => error(
+                400,
+                r["ErrorCode"]
+                    .as_str()
+                    .unwrap_or("ServiceUnavailableException"),
+                r["ErrorMessage"].as_str().unwrap_or(""),
+            ),
         });
     }
-    let failed = responses.iter().filter(|r| r.get("ErrorCode").is_some()).count();
+    let failed = responses
+        .iter()
+        .filter(|r| r.get("ErrorCode").is_some())
+        .count();
     Ok(json_reply(
         200,
         &json!({"FailedPutCount": failed, "Encrypted": false, "RequestResponses": responses}),
@@ -231,7 +272,8 @@ async fn accept(wire: &Wire, queue: &mpsc::Sender<Arrived>, decoded: Vec<Vec<u8>
         });
         at.push(i);
     }
-    let unavailable = |why: &str| json!({"ErrorCode": "ServiceUnavailableException", "ErrorMessage": why});
+    let unavailable =
+        |why: &str| json!({"ErrorCode": "ServiceUnavailableException", "ErrorMessage": why});
     if entries.is_empty() {
         return responses;
     }

@@ -19,9 +19,9 @@ use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 use tracing::{debug, info, warn};
 
+use super::reconnect::{Disconnect, Reconnect, Sleeper};
+use crate::record::{Record, Stats};
 use crate::rules::LocalMatcher;
-use crate::sink::{Record, Stats};
-use crate::x::{Disconnect, Reconnect, Sleeper};
 
 /// The public Jetstream endpoint.
 pub const DEFAULT_URL: &str = "wss://jetstream2.us-east.bsky.network/subscribe";

@@ -77,12 +77,39 @@ where
     })
 }
 
-/// Reads an AWS JSON 1.1 request (operation and body): the local delivery stream's own.
-pub use producer::local::json_request;
+/// Reads an AWS JSON 1.1 request: its `X-Amz-Target` operation and its JSON body
+/// (`Null` when the body is not JSON); `None` when the body cannot be read.
+pub async fn json_request(req: Request<Incoming>) -> Option<(String, serde_json::Value)> {
+    use http_body_util::BodyExt;
+    let target = req
+        .headers()
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let body = req.into_body().collect().await.ok()?.to_bytes();
+    Some((
+        target,
+        serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+    ))
+}
 
-/// A JSON 1.1 answer (`application/x-amz-json-1.1`), as AWS JSON protocols send them:
-/// the local delivery stream's own.
-pub use producer::local::json_reply;
+/// An AWS JSON 1.1 answer (`application/x-amz-json-1.1`) with this status and body.
+pub fn json_reply(
+    status: u16,
+    body: &serde_json::Value,
+) -> Response<http_body_util::Full<hyper::body::Bytes>> {
+    let mut resp = Response::new(http_body_util::Full::new(hyper::body::Bytes::from(
+        body.to_string(),
+    )));
+    *resp.status_mut() =
+        hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut().insert(
+        "content-type",
+        hyper::header::HeaderValue::from_static("application/x-amz-json-1.1"),
+    );
+    resp
+}
 
 impl Drop for Server {
     fn drop(&mut self) {

@@ -1,6 +1,9 @@
-//! Helpers shared by the workspace's integration tests: where the fixtures are, how to
-//! run the transform on an event the way the Lambda does, and how to find the tools
-//! (`cargo-lambda`) that `tests/run` installs.
+//! What the workspace's tests share, and nothing they test: where the fixtures are, how
+//! to run the transform on an event the way the Lambda does, the tools `tests/run`
+//! installs (`cargo-lambda`), and the servers the tests start on 127.0.0.1 ([`servers`]:
+//! osmem-server, moto, the domain stand-in; and fakes of the Firehose, Comprehend, X,
+//! Jetstream and Lambda Runtime APIs). It depends on no crate it serves as a test server
+//! for, so no crate's tests depend on themselves.
 
 use std::path::{Path, PathBuf};
 
@@ -22,9 +25,9 @@ pub const FIXTURE_NOW: &str = "2023-03-14T16:00:00.000Z";
 /// The workspace root.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ sits in the workspace root")
-        .to_path_buf()
+        .join("../..")
+        .canonicalize()
+        .expect("tests/support sits two levels below the workspace root")
 }
 
 /// The names of the bundled fixture events (`fixtures/firehose/NAME.json`).

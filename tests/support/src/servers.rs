@@ -113,13 +113,13 @@ pub fn s3() -> ServerProcess {
     }
 }
 
-/// The stand-in for an OpenSearch Service domain endpoint (`tests/domain_server.py`, on
+/// The stand-in for an OpenSearch Service domain endpoint (`tests/support/domain_server.py`, on
 /// botocore from `.venv`) in front of `upstream` (an osmem-server URL), started with
 /// `args` (`--key AKID:SECRET:ARN`, `--fine-grained`, `--fault PATH=KIND`, ...).
 pub fn domain(upstream: &str, args: &[&str]) -> ServerProcess {
     use std::io::BufRead;
     let mut child = Command::new(venv("python"))
-        .arg(root().join("tests/domain_server.py"))
+        .arg(root().join("tests/support/domain_server.py"))
         .args(["--upstream", upstream])
         .args(args)
         .stdout(Stdio::piped())

@@ -9,10 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use flate2::read::MultiGzDecoder;
-use serde::Deserialize;
 use tokio::sync::{mpsc, watch};
 
-use crate::sink::{Record, Stats};
+use crate::record::{tags, Record, Stats};
 
 /// Opens a file, decompressing it when it starts with the gzip magic bytes.
 pub fn open(path: &Path) -> std::io::Result<Box<dyn BufRead + Send>> {
@@ -27,21 +26,28 @@ pub fn open(path: &Path) -> std::io::Result<Box<dyn BufRead + Send>> {
     }
 }
 
-/// The rule tags of a payload, for the summary (empty when it has none or is not JSON).
-pub fn tags(payload: &[u8]) -> Vec<String> {
-    #[derive(Deserialize)]
-    struct Peek {
-        #[serde(default)]
-        matching_rules: Vec<Tag>,
+/// Whether two paths name the same file (same device and inode), whatever their
+/// spelling; when one does not exist yet, whether they resolve to the same absolute path.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => absolute(a) == absolute(b),
     }
-    #[derive(Deserialize)]
-    struct Tag {
-        #[serde(default)]
-        tag: Option<String>,
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    let mut out = std::env::current_dir().unwrap_or_default();
+    for c in p.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
     }
-    serde_json::from_slice::<Peek>(payload)
-        .map(|p| p.matching_rules.into_iter().filter_map(|t| t.tag).collect())
-        .unwrap_or_default()
+    out
 }
 
 /// Sends every line of `path` to `tx` (on a blocking thread), paced by `rate`.
@@ -103,6 +109,25 @@ mod tests {
     use std::io::Write;
 
     #[test]
+    fn the_same_file_is_recognised_whatever_the_spelling() {
+        let dir = std::env::temp_dir().join(format!("same-file-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        let f = dir.join("spill.ndjson");
+        std::fs::write(&f, "x\n").unwrap();
+        assert!(same_file(&f, &dir.join("sub/../spill.ndjson")));
+        assert!(same_file(&f, &dir.join("./spill.ndjson")));
+        let link = dir.join("link.ndjson");
+        std::os::unix::fs::symlink(&f, &link).unwrap();
+        assert!(same_file(&f, &link), "a symlink is the same file");
+        assert!(!same_file(&f, &dir.join("other.ndjson")));
+        assert!(same_file(
+            &dir.join("new.ndjson"),
+            &dir.join("sub/../new.ndjson")
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn gzip_is_detected_by_content() {
         let dir = std::env::temp_dir();
         let plain = dir.join(format!("replay-plain-{}.ndjson", std::process::id()));
@@ -119,14 +144,5 @@ mod tests {
             assert_eq!(lines, ["{\"a\":1}", "{\"b\":2}"]);
             std::fs::remove_file(p).unwrap();
         }
-    }
-
-    #[test]
-    fn tags_come_from_matching_rules() {
-        assert_eq!(
-            tags(br#"{"data":{},"matching_rules":[{"tag":"cats"},{"id":"2"}]}"#),
-            ["cats"]
-        );
-        assert!(tags(b"nope").is_empty());
     }
 }

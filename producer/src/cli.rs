@@ -1,0 +1,240 @@
+//! The `producer` command line: every flag with its environment variable, the doc
+//! comments are the `--help` text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Read live post streams into an Amazon Data Firehose delivery stream.
+#[derive(Parser)]
+#[command(version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The local delivery stream (`--local`): Firehose's part, played in this process.
+#[cfg(feature = "local")]
+#[derive(Args, Clone, Debug)]
+pub struct LocalOptions {
+    /// Run a local delivery stream in this process and send to it (no AWS account needed).
+    #[arg(long)]
+    pub local: bool,
+    /// Its options.
+    #[command(flatten)]
+    pub args: firehose_local::cli::LocalArgs,
+}
+
+/// Where records go.
+#[derive(Args, Clone, Debug)]
+pub struct SinkArgs {
+    /// Firehose delivery stream name.
+    #[arg(long, env = "FIREHOSE_STREAM", default_value = "social-posts")]
+    pub stream: String,
+    /// Firehose endpoint URL (a local delivery stream, a VPC endpoint); default AWS's.
+    #[arg(long, env = "FIREHOSE_ENDPOINT_URL")]
+    pub firehose_endpoint_url: Option<String>,
+    /// Where records go when Firehose stays unreachable (send them with `producer replay`).
+    #[arg(
+        long,
+        env = "PRODUCER_SPILL_FILE",
+        default_value = "producer-spill.ndjson"
+    )]
+    pub spill_file: PathBuf,
+    /// The spill file's cap, MB: past it the source is slowed to what Firehose takes.
+    #[arg(long, env = "PRODUCER_SPILL_MAX_MB", default_value_t = 1024)]
+    pub spill_max_mb: u64,
+    /// Where records Firehose will never take go (one JSON object per line, with the reason).
+    #[arg(
+        long,
+        env = "PRODUCER_REJECTS_FILE",
+        default_value = "producer-rejects.ndjson"
+    )]
+    pub rejects_file: PathBuf,
+    /// Seconds a batch may keep failing before it is spilled.
+    #[arg(long, env = "PRODUCER_SPILL_AFTER_SECS", default_value_t = 300)]
+    pub spill_after_secs: u64,
+    /// Seconds a failed write to the spill or rejects file is retried.
+    #[arg(long, env = "PRODUCER_SPILL_RETRY_SECS", default_value_t = 30)]
+    pub spill_retry_secs: u64,
+    /// Seconds to keep delivering after Ctrl-C / SIGTERM before spilling what is in
+    /// flight (a second signal spills at once).
+    #[arg(long, env = "PRODUCER_GRACE_SECS", default_value_t = 30)]
+    pub grace_secs: u64,
+    /// Records queued between source and sink; a full queue slows the source.
+    #[arg(long, env = "PRODUCER_QUEUE", default_value_t = 10_000)]
+    pub queue: usize,
+    /// The local delivery stream.
+    #[cfg(feature = "local")]
+    #[command(flatten)]
+    pub local: LocalOptions,
+}
+
+/// The X API.
+#[derive(Args, Clone, Debug)]
+pub struct XArgs {
+    /// X API bearer token (app-only).
+    #[arg(long, env = "X_BEARER_TOKEN", hide_env_values = true)]
+    pub bearer_token: String,
+    /// X API base URL.
+    #[arg(long, env = "X_API_URL", default_value = "https://api.x.com")]
+    pub x_api_url: String,
+}
+
+/// The commands.
+#[derive(Subcommand)]
+// Parsed once per run; boxing the sink options would only add noise.
+#[allow(clippy::large_enum_variant)]
+pub enum Command {
+    /// Stream the X API v2 filtered stream (with the rules on the server) into Firehose.
+    X {
+        /// The X API.
+        #[command(flatten)]
+        x: XArgs,
+        /// Seconds without a byte (keep-alives included) before the stream counts as stalled.
+        #[arg(long, env = "X_STALL_SECS", default_value_t = 20)]
+        stall_secs: u64,
+        /// Where records go.
+        #[command(flatten)]
+        sink: SinkArgs,
+    },
+    /// Manage the X filtered-stream rules.
+    Rules {
+        /// What to do with them.
+        #[command(subcommand)]
+        action: RulesAction,
+    },
+    /// Stream Bluesky posts matching the local rules (Jetstream, no account) into Firehose.
+    Bluesky {
+        /// Rules file (tags with keywords or a regex).
+        #[arg(
+            long,
+            env = "PRODUCER_RULES",
+            default_value = "producer/rules/cats-dogs.json"
+        )]
+        rules: PathBuf,
+        /// Jetstream websocket URL.
+        #[arg(long, env = "JETSTREAM_URL", default_value = producer::source::jetstream::DEFAULT_URL)]
+        jetstream_url: String,
+        /// File holding the `time_us` of the last settled post; a restart resumes there.
+        #[arg(
+            long,
+            env = "JETSTREAM_CURSOR_FILE",
+            default_value = "jetstream.cursor"
+        )]
+        cursor_file: PathBuf,
+        /// Where records go.
+        #[command(flatten)]
+        sink: SinkArgs,
+    },
+    /// Replay recorded posts (NDJSON, plain or gzip) into Firehose.
+    File {
+        /// The recording: one post payload per line.
+        path: PathBuf,
+        /// Lines per second (default: as fast as Firehose takes them).
+        #[arg(long)]
+        rate: Option<f64>,
+        /// Start over at the end, until stopped.
+        #[arg(long = "loop")]
+        looping: bool,
+        /// Where records go.
+        #[command(flatten)]
+        sink: SinkArgs,
+    },
+    /// Inspect the failed records in the backup (S3 or the local stream's directory), and
+    /// send processing-failed ones again.
+    Failed {
+        /// What to do with them.
+        #[command(subcommand)]
+        action: FailedAction,
+    },
+    /// Send a spill file (records Firehose could not take earlier) again.
+    Replay {
+        /// The spill file (not the one this run spills into).
+        path: PathBuf,
+        /// Where records go.
+        #[command(flatten)]
+        sink: SinkArgs,
+    },
+}
+
+/// Where the backup to read is.
+#[derive(Args, Clone, Debug)]
+pub struct StoreArgs {
+    /// The backup bucket; without it, --from-dir is read.
+    #[arg(long, env = "BACKUP_S3_BUCKET")]
+    pub from_s3_bucket: Option<String>,
+    /// S3 endpoint of the backup bucket (an S3-compatible server); default AWS's.
+    #[arg(long, env = "BACKUP_S3_ENDPOINT_URL")]
+    pub from_s3_endpoint: Option<String>,
+    /// The backup directory (the local stream's OUT/s3).
+    #[arg(long, default_value = "local-out/s3")]
+    pub from_dir: PathBuf,
+}
+
+/// What `failed` does.
+#[derive(Subcommand)]
+// Parsed once per run; boxing the sink options would only add noise.
+#[allow(clippy::large_enum_variant)]
+pub enum FailedAction {
+    /// Count the failed records per prefix and error code.
+    List {
+        /// Where the backup is.
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Print failed records as JSON lines, their data decoded.
+    Show {
+        /// Where the backup is.
+        #[command(flatten)]
+        store: StoreArgs,
+        /// `processing-failed/` (records) or `AmazonOpenSearchService-failed/` (documents).
+        #[arg(long, default_value = "processing-failed/")]
+        prefix: String,
+    },
+    /// Send processing-failed records (their original bytes) to Firehose again; objects
+    /// replayed before are skipped.
+    Replay {
+        /// Where the backup is.
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Only records under this prefix (and its YYYY/MM/DD/HH/ parts).
+        #[arg(long, default_value = "processing-failed/")]
+        prefix: String,
+        /// Send the objects replayed before too.
+        #[arg(long)]
+        again: bool,
+        /// Where records go.
+        #[command(flatten)]
+        sink: SinkArgs,
+    },
+}
+
+/// What `rules` does.
+#[derive(Subcommand)]
+pub enum RulesAction {
+    /// List the rules on the server.
+    List {
+        /// The X API.
+        #[command(flatten)]
+        x: XArgs,
+    },
+    /// Make the server's rules equal the file's: validate with dry_run, then add and
+    /// delete only what changed.
+    Sync {
+        /// Rules file (tags with X queries in `value`).
+        #[arg(
+            long,
+            env = "PRODUCER_RULES",
+            default_value = "producer/rules/cats-dogs.json"
+        )]
+        rules: PathBuf,
+        /// A rule as TAG=QUERY, instead of the file; repeat for more.
+        #[arg(long = "rule", value_name = "TAG=QUERY")]
+        rule: Vec<String>,
+        /// The X API.
+        #[command(flatten)]
+        x: XArgs,
+    },
+}

@@ -1,0 +1,11 @@
+//! The sources. Each puts [`crate::record::Record`]s into the sink's bounded queue (a full
+//! queue slows it) until it ends, the queue closes, or the stop signal turns true: the X
+//! API v2 filtered stream ([`x`]), Bluesky Jetstream ([`jetstream`]), recordings and
+//! spill files ([`file`]), and the backup's failed records ([`backup`]); [`reconnect`] is
+//! how the live ones wait before reconnecting.
+
+pub mod backup;
+pub mod file;
+pub mod jetstream;
+pub mod reconnect;
+pub mod x;
