@@ -110,4 +110,26 @@ fn a_full_processor_buffer_answers_within_lambdas_response_limit() {
         bluesky.len()
     );
     check("bluesky", &bluesky, buffer);
+    // The shortest posts grow the most: a few words each.
+    let rules = RuleSet::load(&root().join("producer/rules/cats-dogs.json")).unwrap();
+    let matcher = LocalMatcher::new(&rules).unwrap();
+    let short: Vec<String> = ["my cat lol", "dogs!", "a cat", "good dog", "my dog ate it 😂"]
+        .iter()
+        .cycle()
+        .take(2000)
+        .enumerate()
+        .map(|(i, text)| {
+            let shortest = serde_json::json!({
+                "did": format!("did:plc:{:024x}", i),
+                "time_us": 1_733_000_000_000_000u64 + i as u64,
+                "kind": "commit",
+                "commit": {"operation": "create", "collection": "app.bsky.feed.post", "rkey": format!("3l{i:011}"),
+                           "record": {"text": text, "createdAt": "2026-12-01T10:00:00.000Z", "langs": ["en"]}}
+            });
+            let (_, record) =
+                producer::source::jetstream::map_event(&shortest.to_string(), &matcher).unwrap();
+            String::from_utf8(record.data).unwrap()
+        })
+        .collect();
+    check("bluesky, shortest posts", &short, buffer);
 }

@@ -81,6 +81,16 @@ impl LocalStream {
         let (tx, rx) = mpsc::channel::<Arrived>(QUEUE_RECORDS);
         let (doc_tx, doc_rx) = mpsc::channel(QUEUE_RECORDS);
         let backup = Arc::new(backup);
+        let recovered_count = recovered.len() as u64;
+        let recovered: Vec<Arrived> = recovered
+            .into_iter()
+            .map(|(segment, e)| Arrived {
+                record_id: e.record_id,
+                arrival_ms: e.arrival_ms,
+                data: e.data,
+                segment,
+            })
+            .collect();
         let pipeline = {
             let (config, journal, stops, backup) = (
                 config.clone(),
@@ -97,24 +107,14 @@ impl LocalStream {
                     journal.clone(),
                     stops.clone(),
                 ));
-                let processed =
-                    stages::process(config, processor, rx, doc_tx, backup, journal, stops).await;
+                let processed = stages::process(
+                    config, processor, recovered, rx, doc_tx, backup, journal, stops,
+                )
+                .await;
                 let delivered = delivery.await.unwrap_or_default();
                 (processed, delivered)
             })
         };
-        let recovered_count = recovered.len() as u64;
-        for (segment, e) in recovered {
-            let arrived = Arrived {
-                record_id: e.record_id,
-                arrival_ms: e.arrival_ms,
-                data: e.data,
-                segment,
-            };
-            if tx.send(arrived).await.is_err() {
-                break;
-            }
-        }
         let wire = Arc::new(Wire {
             stream: config.stream.clone(),
             journal: journal.clone(),

@@ -61,10 +61,13 @@ fn done<'a>(journal: &Journal, records: impl IntoIterator<Item = (Segment, &'a s
     }
 }
 
-/// The processing stage: runs until its input closes and every buffer is processed.
+/// The processing stage: first the records the journal kept from before a stop, then the
+/// live input until it closes and every buffer is processed.
+#[allow(clippy::too_many_arguments)] // the stage's parts
 pub async fn process(
     config: LocalConfig,
     processor: Processor,
+    recovered: Vec<Arrived>,
     mut rx: mpsc::Receiver<Arrived>,
     docs: mpsc::Sender<Doc>,
     backup: Arc<Writer>,
@@ -73,6 +76,31 @@ pub async fn process(
 ) -> Processed {
     let mut counts = Processed::default();
     let arn = processor.arn();
+    let mut recovered = recovered.into_iter().peekable();
+    while recovered.peek().is_some() {
+        let mut batch = Vec::new();
+        let mut bytes = 0;
+        while let Some(a) = recovered
+            .next_if(|a| batch.is_empty() || bytes + a.data.len() <= config.processor_buffer_bytes)
+        {
+            bytes += a.data.len();
+            batch.push(a);
+        }
+        let started = Instant::now();
+        process_batch(
+            &config,
+            &processor,
+            &arn,
+            batch,
+            &docs,
+            &backup,
+            &journal,
+            &stops,
+            &mut counts,
+        )
+        .await;
+        counts.busy += started.elapsed();
+    }
     loop {
         let (batch, open) = fill(
             &mut rx,

@@ -1,8 +1,8 @@
 //! A small Amazon Kinesis Data Firehose server on 127.0.0.1 for tests and benchmarks: it
 //! speaks the JSON 1.1 protocol of `PutRecordBatch` and `PutRecord`
 //! (`X-Amz-Target: Firehose_20150804.*`) well enough for the real `aws-sdk-firehose`
-//! client, keeps every accepted record's bytes in order, and can fail chosen entries,
-//! throttle calls, or be unavailable.
+//! client, keeps every accepted record's bytes in order, and can fail chosen entries
+//! (for now or for good), throttle calls, answer garbage, never answer, or be unavailable.
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
@@ -29,6 +29,13 @@ pub struct Behaviour {
     pub unavailable: bool,
     /// Count accepted records without keeping their bytes (benchmarks).
     pub discard: bool,
+    /// Answer this many next calls with HTTP 200 and a body that is not an answer.
+    pub malformed_next: u32,
+    /// Entries whose data contains this marker are refused for good
+    /// (`InvalidArgumentException`).
+    pub invalid_marker: Option<String>,
+    /// Accept calls and never answer them.
+    pub hang: bool,
 }
 
 /// What the server has seen.
@@ -113,9 +120,28 @@ async fn handle(
         "Firehose_20150804.PutRecord" => vec![request["Record"].clone()],
         _ => return Ok(reply(400, json!({"__type": "UnknownOperationException"}))),
     };
+    let hang = {
+        let mut st = state.lock().expect("state");
+        st.seen.calls += 1;
+        st.seen.entries_received += records.len() as u64;
+        st.behaviour.hang
+    };
+    if hang {
+        std::future::pending::<()>().await;
+    }
     let mut st = state.lock().expect("state");
-    st.seen.calls += 1;
-    st.seen.entries_received += records.len() as u64;
+    if st.behaviour.malformed_next > 0 {
+        st.behaviour.malformed_next -= 1;
+        st.seen.failed_calls += 1;
+        let mut resp = Response::new(Full::new(Bytes::from_static(
+            b"{\"RequestResponses\": [{\"Record",
+        )));
+        resp.headers_mut().insert(
+            "content-type",
+            hyper::header::HeaderValue::from_static("application/x-amz-json-1.1"),
+        );
+        return Ok(resp);
+    }
     if st.behaviour.unavailable || st.behaviour.throttle_next > 0 {
         st.behaviour.throttle_next = st.behaviour.throttle_next.saturating_sub(1);
         st.seen.failed_calls += 1;
@@ -140,9 +166,17 @@ async fn handle(
             .fail_marker
             .as_ref()
             .is_some_and(|m| String::from_utf8_lossy(&data).contains(m.as_str()));
+        let invalid = st
+            .behaviour
+            .invalid_marker
+            .as_ref()
+            .is_some_and(|m| String::from_utf8_lossy(&data).contains(m.as_str()));
         let times = st.behaviour.fail_times;
         let count = st.failures.entry(data.clone()).or_default();
-        if marked && *count < times {
+        if invalid {
+            failed += 1;
+            responses.push(json!({"ErrorCode": "InvalidArgumentException", "ErrorMessage": "the record is not valid for this stream"}));
+        } else if marked && *count < times {
             *count += 1;
             failed += 1;
             responses.push(
