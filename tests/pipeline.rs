@@ -79,6 +79,16 @@ fn recording(dir: &std::path::Path) -> (PathBuf, Vec<Vec<u8>>) {
 
 /// Producer sink -> local stream; returns the local stream's summary.
 fn run(rt: &tokio::runtime::Runtime, recording: PathBuf, local: LocalStream) -> LocalSummary {
+    run_with_grace(rt, recording, local, Duration::from_secs(3600))
+}
+
+/// The same, the local stream given `grace` to finish (as after a Ctrl-C).
+fn run_with_grace(
+    rt: &tokio::runtime::Runtime,
+    recording: PathBuf,
+    local: LocalStream,
+    grace: Duration,
+) -> LocalSummary {
     rt.block_on(async move {
         let stats = Arc::new(Stats::default());
         let client = producer::sink::client(Some(&local.url)).await;
@@ -97,7 +107,7 @@ fn run(rt: &tokio::runtime::Runtime, recording: PathBuf, local: LocalStream) -> 
             .await
             .unwrap();
         task.await.unwrap();
-        local.finish(Duration::from_secs(3600)).await.unwrap()
+        local.finish(grace).await.unwrap()
     })
 }
 
@@ -625,5 +635,47 @@ fn a_failing_function_is_invoked_four_times_then_backed_up() {
         assert!(v["errorMessage"].as_str().unwrap().contains("boom"));
     }
     assert_eq!(backed_up.len(), lines.len());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_shutdown_during_an_opensearch_outage_backs_up_after_the_grace_period() {
+    let mut os = opensearch();
+    let rt = runtime();
+    let dir = temp_dir("outage-shutdown");
+    let (rec, _) = recording(&dir);
+    let local = rt
+        .block_on(LocalStream::start(
+            config(&dir),
+            in_process(),
+            // Five minutes of retries, as Firehose's default.
+            Destination::opensearch(&os.url, Duration::from_secs(300)).unwrap(),
+            Writer::new(Store::Dir(dir.join("s3")), "social-posts"),
+        ))
+        .unwrap();
+    os.stop();
+    let started = std::time::Instant::now();
+    let summary = run_with_grace(&rt, rec, local, Duration::from_secs(2));
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(20),
+        "it waited the retry duration: {took:?}"
+    );
+    assert_eq!(summary.indexed(), 0);
+    assert_eq!(
+        summary.delivered.failed.values().sum::<u64>(),
+        11,
+        "{summary:?}"
+    );
+    assert_eq!(summary.accounted(), 15);
+    assert_eq!(summary.journaled, 0, "everything is in the backup");
+    let backed_up = backup_lines(&dir, "AmazonOpenSearchService-failed");
+    assert_eq!(backed_up.len(), 11);
+    assert!(
+        backed_up
+            .iter()
+            .all(|v| v["errorCode"] == "OS.ConnectionFailed"),
+        "{backed_up:?}"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -227,7 +227,32 @@ fn parse_languages(value: &str) -> Result<Option<Vec<String>>, ConfigError> {
             langs.push(lang);
         }
     }
+    if langs.is_empty() {
+        // `,,` would keep nothing: every post dropped, silently.
+        return Err(ConfigError {
+            variable: "LANGUAGES",
+            value: value.to_string(),
+            expected: "all, or at least one language code such as en,es,pt-BR,und",
+        });
+    }
     Ok(Some(langs))
+}
+
+#[cfg(test)]
+mod languages_tests {
+    use super::*;
+
+    #[test]
+    fn a_list_without_a_language_is_refused() {
+        for v in [",,", " , ", ","] {
+            let e = parse_languages(v).unwrap_err();
+            assert_eq!(e.variable, "LANGUAGES", "{v:?}");
+        }
+        assert_eq!(
+            parse_languages("en,,es").unwrap(),
+            Some(vec!["en".into(), "es".into()])
+        );
+    }
 }
 
 #[cfg(test)]

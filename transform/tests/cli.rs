@@ -99,3 +99,39 @@ fn a_bad_setting_fails_with_the_variable_and_allowed_values() {
         "{err}"
     );
 }
+
+#[test]
+fn a_file_that_is_not_an_event_is_refused() {
+    let dir =
+        std::env::temp_dir().join(format!("transform-local-not-events-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, body) in [
+        ("array.json", "[]"),
+        ("object.json", "{}"),
+        ("records.json", r#"{"records":{}}"#),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, body).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_transform-local"))
+            .arg("run")
+            .arg(&path)
+            .current_dir(root())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{body} was taken for an event");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("is not a Firehose transformation event"),
+            "{err}"
+        );
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_transform-local"))
+        .args(["run", "fixtures/firehose/basic.json"])
+        .current_dir(root())
+        .env("LANGUAGES", ",,")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("LANGUAGES"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -18,6 +18,8 @@ use serde_json::{json, Value};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
+use retry::{Policy, Schedule, Stop, Verdict};
+
 use super::reconnect::{Disconnect, Reconnect, Sleeper};
 use crate::record::{Record, Stats};
 
@@ -111,6 +113,9 @@ impl XClient {
                 "social-sentiment-producer/",
                 env!("CARGO_PKG_VERSION")
             ))
+            // The stream has no total timeout (it is meant to stay open); the stall
+            // timeout bounds its silence. Rules calls are bounded by the retry helper.
+            .connect_timeout(Duration::from_secs(5))
             .build()
             .map_err(|e| XError::Http(e.to_string()))?;
         Ok(XClient {
@@ -124,23 +129,56 @@ impl XClient {
         format!("{}/2/tweets/search/stream/rules", self.base)
     }
 
+    /// One rules-API call through the retry helper: transport errors, 429 and 5xx are
+    /// tried again for up to 30 s; 401/403 and other answers are final.
     async fn json(&self, req: reqwest::RequestBuilder) -> Result<Value, XError> {
-        let resp = req
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .map_err(|e| XError::Http(e.to_string()))?;
-        let status = resp.status().as_u16();
-        let body = resp.text().await.map_err(|e| XError::Http(e.to_string()))?;
-        if status == 401 || status == 403 {
-            return Err(XError::Unauthorized { status, body });
+        let policy = Policy::for_duration(
+            Schedule::new(Duration::from_millis(500), Duration::from_secs(8)),
+            Duration::from_secs(30),
+            Duration::from_secs(30),
+        );
+        let result = retry::run(policy, "x rules API", &Stop::never(), |_| {
+            let attempt = req.try_clone().map(|r| r.bearer_auth(&self.token).send());
+            async move {
+                let Some(sent) = attempt else {
+                    return Verdict::Reject(XError::Http(
+                        "the request cannot be sent twice".into(),
+                    ));
+                };
+                let resp = match sent.await {
+                    Ok(r) => r,
+                    Err(e) => return Verdict::Retry(XError::Http(e.to_string())),
+                };
+                let status = resp.status().as_u16();
+                let body = match resp.text().await {
+                    Ok(b) => b,
+                    Err(e) => return Verdict::Retry(XError::Http(e.to_string())),
+                };
+                if status == 401 || status == 403 {
+                    return Verdict::Reject(XError::Unauthorized { status, body });
+                }
+                if retry::classify::transient_status(status) {
+                    return Verdict::Retry(XError::Http(format!("HTTP {status}: {body}")));
+                }
+                let Ok(value) = serde_json::from_str::<Value>(&body) else {
+                    return Verdict::Reject(XError::Http(format!("HTTP {status}: {body}")));
+                };
+                if !(200..300).contains(&status) {
+                    return Verdict::Reject(XError::Rules(format!("HTTP {status}: {body}")));
+                }
+                Verdict::Done(value)
+            }
+        })
+        .await;
+        match result {
+            Ok(s) => Ok(s.value),
+            Err(f) => Err(match (f.gave_up_reason(), f.gave_up, f.last) {
+                (_, retry::GaveUp::Rejected, Some(e)) => e,
+                (reason, _, Some(XError::Http(why))) => XError::Http(format!("{why} ({reason})")),
+                (_, _, Some(e)) => e,
+                (_, _, None) => XError::Http("no answer within 30 s".into()),
+            }),
         }
-        let value: Value = serde_json::from_str(&body)
-            .map_err(|_| XError::Http(format!("HTTP {status}: {body}")))?;
-        if !(200..300).contains(&status) {
-            return Err(XError::Rules(format!("HTTP {status}: {body}")));
-        }
-        Ok(value)
     }
 
     /// The rules on the server.

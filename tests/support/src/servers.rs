@@ -19,6 +19,11 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
+    /// The process id (to pause it with SIGSTOP, as a server that stops answering).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Stops the server now (for tests of an outage).
     pub fn stop(&mut self) {
         let _ = self.child.kill();

@@ -230,14 +230,21 @@ pub struct Failure<E> {
     pub elapsed: Duration,
 }
 
-impl<E: fmt::Display> fmt::Display for Failure<E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let why = match self.gave_up {
+impl<E> Failure<E> {
+    /// Why it gave up, in words.
+    pub fn gave_up_reason(&self) -> &'static str {
+        match self.gave_up {
             GaveUp::Rejected => "refused",
             GaveUp::OutOfTime => "still failing when the time was up",
             GaveUp::OutOfAttempts => "still failing after the last attempt",
             GaveUp::Stopped => "stopped",
-        };
+        }
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for Failure<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let why = self.gave_up_reason();
         write!(
             f,
             "{why} after {} attempt{} in {:.1} s",

@@ -181,7 +181,17 @@ fn run(
     for (i, path) in events.iter().enumerate() {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("while reading {}", path.display()))?;
-        let event: FirehoseEvent = serde_json::from_str(&text).with_context(|| {
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not JSON", path.display()))?;
+        // `[]` and `{}` are not events: an event is an object with a list of records.
+        anyhow::ensure!(
+            value
+                .get("records")
+                .is_some_and(serde_json::Value::is_array),
+            "{} is not a Firehose transformation event: expected an object with a \"records\" list",
+            path.display()
+        );
+        let event: FirehoseEvent = serde_json::from_value(value).with_context(|| {
             format!("{} is not a Firehose transformation event", path.display())
         })?;
         let (response, report) = runtime
