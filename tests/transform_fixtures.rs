@@ -5,9 +5,9 @@
 
 use serde_json::Value;
 use test_support::{decoded, expected, fixture_event, fixture_names, transform, FIXTURE_NOW};
-use transform::events::DecodedRecord;
 use transform::firehose::{response_len, RESPONSE_LIMIT_BYTES};
 use transform::{Config, FirehoseEvent, RecordResult};
+use transform_tools::events::DecodedRecord;
 
 fn doc<'a>(records: &'a [DecodedRecord], post_id: &str) -> &'a Value {
     records

@@ -91,7 +91,7 @@ fn benches(c: &mut Criterion) {
     }
     group.finish();
 
-    // The payload reader alone: the one-pass scanner against serde_json and sonic-rs.
+    // The payload reader alone: the one-pass scanner against serde_json.
     let payloads: Vec<String> = event
         .records
         .iter()
@@ -118,14 +118,6 @@ fn benches(c: &mut Criterion) {
             payloads
                 .iter()
                 .filter(|p| serde_json::from_str::<transform::post::StreamPost>(p).is_ok())
-                .count()
-        })
-    });
-    parse.bench_function("sonic_rs", |b| {
-        b.iter(|| {
-            payloads
-                .iter()
-                .filter(|p| sonic_rs::from_str::<transform::post::StreamPost>(p).is_ok())
                 .count()
         })
     });

@@ -143,10 +143,10 @@ impl Document<'_> {
         boolean(out, self.is_quote);
         out.extend_from_slice(b",\"sentiment\":");
         match &self.sentiment {
-            // A small object of floats: serde (sonic-rs) writes it, as it always has.
+            // A small object of floats: serde writes it.
             Some(s) => {
                 let start = out.len();
-                if sonic_rs::to_writer(&mut *out, s).is_err() {
+                if serde_json::to_writer(&mut *out, s).is_err() {
                     out.truncate(start);
                     out.extend_from_slice(b"null");
                 }

@@ -17,7 +17,6 @@ pub mod comprehend;
 pub mod config;
 pub mod document;
 pub mod error;
-pub mod events;
 pub mod firehose;
 pub mod handler;
 pub mod metrics;

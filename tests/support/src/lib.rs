@@ -16,8 +16,8 @@ pub mod servers;
 pub mod x_server;
 
 use chrono::{DateTime, Utc};
-use transform::events::{decode_response, DecodedRecord};
 use transform::{Backend, Config, FirehoseEvent, FirehoseResponse, Report, Transformer};
+use transform_tools::events::{decode_response, DecodedRecord};
 
 /// `processed_at` of the expected documents in `fixtures/expected/`.
 pub const FIXTURE_NOW: &str = "2023-03-14T16:00:00.000Z";

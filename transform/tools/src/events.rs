@@ -16,7 +16,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::firehose::{
+use transform::firehose::{
     FirehoseEvent, FirehoseRecord, FirehoseResponse, KinesisRecordMetadata, RecordResult,
 };
 

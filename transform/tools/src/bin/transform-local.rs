@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
-use transform::events::{build_event, decode_response, EventOptions};
 use transform::metrics::log_report;
 use transform::{Analyzer, Backend, Config, FirehoseEvent, FirehoseResponse, Report, Transformer};
+use transform_tools::events::{build_event, decode_response, EventOptions};
 
 /// Run the Firehose transformation locally: build events, answer them, decode responses.
 #[derive(Parser)]
