@@ -10,18 +10,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
-shared=$root/../shared/baselines
 event=$root/target/bench/event_3mb.json
 venv=$root/.venv
 mkdir -p target/bench
-[ -f "$event" ] || python3 "$shared/gen_tweets.py" --target-bytes 3000000 --out "$event"
+# A full 3 MB processor buffer of X-shaped posts (the seed Lambda reads X's fields).
+[ -f "$event" ] || cargo run -q --release -p transform-tools --bin gen-posts -- --source x --seed 3 --target-bytes 3000000 --event --out "$event"
 "$venv/bin/python" -c 'import vaderSentiment' 2>/dev/null || "$venv/bin/pip" install -q vaderSentiment==3.3.2
 
 # Three rounds, Python and Rust interleaved; each side's best round counts, since this
 # machine's noise only ever slows a run down.
 for round in 1 2 3; do
   echo "[round $round] Python seed Lambda (clean, clean_full, vader), 11 runs each" >&2
-  "$venv/bin/python" "$shared/seed_lambda_bench.py" "$event" --modes clean,clean_full,vader --runs 11 \
+  "$venv/bin/python" transform/benches/seed_lambda.py "$event" --modes clean,clean_full,vader --runs 11 \
     > "target/bench/python.$round.jsonl"
   echo "[round $round] Rust criterion benches (cargo bench -p transform)" >&2
   TRANSFORM_BENCH_EVENT=$event cargo bench -q -p transform --bench transform -- \

@@ -4,10 +4,7 @@
 # three runs minus the count of one, over two runs' records, so reading the event and
 # starting up cancel out. The Rust side is the `transform_n` example built with the
 # `bench` profile (LTO: the code `cargo bench` times and the Lambda runs); the Python side
-# is seed_lambda_bench.py's handler (`seed_n.py`). valgrind hides AVX-512 from the
-# program, so the count is of the path CPUs without AVX-512 VBMI take (base64 by
-# base64_simd's AVX2 code); where the CPU has it, the vector base64 is measured in time
-# (compare.sh, paired.py).
+# is seed_lambda.py's handler (`seed_n.py`).
 #
 # Usage: transform/benches/instructions.sh [COMPARISONS]
 #   COMPARISONS: space-separated RUST_MODE:PYTHON_MODE:TIMING, default
@@ -18,7 +15,7 @@ cd "$(dirname "$0")/../.."
 event=target/bench/event_3mb.json
 venv=.venv
 comparisons=${1:-"clean:clean:handler clean:clean:e2e"}
-[ -f "$event" ] || python3 ../shared/baselines/gen_tweets.py --target-bytes 3000000 --out "$event"
+[ -f "$event" ] || cargo run -q --release -p transform-tools --bin gen-posts -- --source x --seed 3 --target-bytes 3000000 --event --out "$event"
 echo "[build] cargo build --profile bench -p transform --example transform_n" >&2
 cargo build -q --profile bench -p transform --example transform_n
 bin=target/release/examples/transform_n

@@ -7,8 +7,8 @@ right around it (as many as fill about the same time: half before, half after), 
 gives one ratio of times (the Python run's over the median of its Rust runs), and the
 median of the pairs' ratios is the figure; the quartiles show the spread.
 
-The Python side is `../shared/baselines/seed_lambda_bench.py`'s handler, called in this
-process exactly as that script times it; the Rust side is the `transform_n` example in
+The Python side is `seed_lambda.py`'s handler (beside this file), called in this process
+exactly as that script times it; the Rust side is the `transform_n` example in
 `serve` mode, which answers each request with the elapsed time of one run.
 
 Usage: paired.py EVENT TRANSFORM_N_BINARY [--pairs 41] [--only 'clean, handler only']
@@ -22,9 +22,8 @@ import subprocess
 import sys
 import time
 
-BASELINES = pathlib.Path(__file__).resolve().parents[2] / ".." / "shared" / "baselines"
-sys.path.insert(0, str(BASELINES))
-from seed_lambda_bench import make_handler  # noqa: E402
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from seed_lambda import make_handler  # noqa: E402
 
 # (label, Python seed mode, Rust mode, timing)
 COMPARISONS = [

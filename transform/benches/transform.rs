@@ -1,5 +1,5 @@
-//! Criterion benchmarks of the transform on a full 3 MB Lambda buffer (about 2,400
-//! synthetic posts from `../shared/baselines/gen_tweets.py`), with and without VADER,
+//! Criterion benchmarks of the transform on a full 3 MB Lambda buffer (X-shaped posts
+//! from the repo's generator, `gen-posts`), with and without VADER,
 //! handler-only and end to end (event JSON bytes in, response JSON bytes out), plus the
 //! cold-start initialisation.
 //!
@@ -23,13 +23,32 @@ fn event_path() -> PathBuf {
     let path = root.join("target/bench/event_3mb.json");
     if !path.exists() {
         std::fs::create_dir_all(path.parent().expect("has a parent")).expect("create target/bench");
-        let status = Command::new("python3")
-            .arg(root.join("../shared/baselines/gen_tweets.py"))
-            .args(["--target-bytes", "3000000", "--out"])
+        let status = Command::new(env!("CARGO"))
+            .args([
+                "run",
+                "-q",
+                "--release",
+                "-p",
+                "transform-tools",
+                "--bin",
+                "gen-posts",
+                "--",
+            ])
+            .args([
+                "--source",
+                "x",
+                "--seed",
+                "3",
+                "--target-bytes",
+                "3000000",
+                "--event",
+                "--out",
+            ])
             .arg(&path)
+            .current_dir(&root)
             .status()
-            .expect("python3 runs gen_tweets.py");
-        assert!(status.success(), "gen_tweets.py failed");
+            .expect("cargo runs gen-posts");
+        assert!(status.success(), "gen-posts failed");
     }
     path
 }
@@ -122,6 +141,50 @@ fn benches(c: &mut Criterion) {
         })
     });
     parse.finish();
+
+    // The document writer alone: the hand writer against serde_json on the same documents.
+    let config = Config::default();
+    let docs: Vec<transform::document::Document<'_>> = payloads
+        .iter()
+        .filter_map(|p| transform::scan::post(p))
+        .filter_map(|post| {
+            match transform::document::clean(
+                post,
+                1_700_000_000_000,
+                "2026-12-01T00:00:00.000Z",
+                &config,
+            ) {
+                Ok(transform::document::Cleaned::Keep(doc)) => Some(doc),
+                _ => None,
+            }
+        })
+        .collect();
+    let mut write = c.benchmark_group("write_3mb");
+    write.throughput(Throughput::Elements(docs.len() as u64));
+    write.sample_size(20);
+    write.bench_function("hand", |b| {
+        let mut out = Vec::with_capacity(8 << 20);
+        b.iter(|| {
+            out.clear();
+            for d in &docs {
+                d.write_json(&mut out);
+                out.push(b'\n');
+            }
+            out.len()
+        })
+    });
+    write.bench_function("serde_json", |b| {
+        let mut out = Vec::with_capacity(8 << 20);
+        b.iter(|| {
+            out.clear();
+            for d in &docs {
+                serde_json::to_writer(&mut out, d).expect("serialises");
+                out.push(b'\n');
+            }
+            out.len()
+        })
+    });
+    write.finish();
 
     let mut init = c.benchmark_group("cold_start");
     init.bench_function("config_and_vader", |b| {

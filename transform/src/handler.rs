@@ -218,7 +218,7 @@ impl DocumentLines {
         let mut from = 0;
         for &end in &self.ends {
             let at = text.len();
-            crate::b64::encode_append(&self.json[from..end], &mut text);
+            base64_simd::STANDARD.encode_append(&self.json[from..end], &mut text);
             self.base64.push(at..text.len());
             from = end;
         }
@@ -257,7 +257,9 @@ impl Payloads {
             .reserve(records.iter().map(|r| r.data.len() / 4 * 3).sum());
         for record in records {
             let start = self.bytes.len();
-            let range = match crate::b64::decode_append(record.data.as_bytes(), &mut self.bytes) {
+            let range = match base64_simd::STANDARD
+                .decode_append(record.data.as_bytes(), &mut self.bytes)
+            {
                 Ok(()) => Ok(start..self.bytes.len()),
                 Err(_) => {
                     self.bytes.truncate(start);

@@ -9,10 +9,8 @@
 //! Modules: [`firehose`] (the wire contract), [`post`] (the input model), [`document`]
 //! (the output schema and cleaning), [`sentiment`] (analyzers), [`comprehend`] (the
 //! Amazon Comprehend backend), [`handler`] (one
-//! invocation), [`config`], [`error`], [`metrics`] (logs and EMF), [`retry`] (backoff), [`scan`] (the fast payload reader),
-//! [`events`] (fixture and response tooling), [`b64`] (base64 for the hot path).
+//! invocation), [`config`], [`error`], [`metrics`] (logs and EMF), [`retry`] (backoff), [`scan`] (the fast payload reader).
 
-pub mod b64;
 pub mod comprehend;
 pub mod config;
 pub mod document;
@@ -21,7 +19,6 @@ pub mod firehose;
 pub mod handler;
 pub mod metrics;
 pub mod post;
-pub mod retry;
 pub mod scan;
 pub mod sentiment;
 mod write;

@@ -266,6 +266,12 @@ const EMOJI_BAD: [&str; 4] = ["😡", "😤", "🙄", "😢"];
 const CAT_TAGS: [&str; 3] = ["CatsOfTwitter", "caturday", "kitten"];
 const DOG_TAGS: [&str; 3] = ["DogsOfTwitter", "puppy", "GoodBoy"];
 const MEDIA: [&str; 3] = ["photo", "video", "animated_gif"];
+const BIOS: [&str; 4] = [
+    "just here for the animal pics",
+    "dog mum 🐶 | coffee | she/her",
+    "cats > people. opinions my own",
+    "photographer · rescue volunteer · \"adopt, don't shop\"",
+];
 
 /// A place: id, name, full name, country code, type, bbox (west, south, east, north).
 type Place = (
@@ -568,6 +574,13 @@ fn x_post(
         "edit_history_tweet_ids": [id],
         "possibly_sensitive": false,
         "reply_settings": "everyone",
+        "edit_controls": {"edits_remaining": 5, "is_edit_eligible": true, "editable_until": created},
+        "context_annotations": [
+            {"domain": {"id": "45", "name": "Brand Vertical", "description": "Top level entities that describe a Brands industry"},
+             "entity": {"id": "781974596165640193", "name": "Pets"}},
+            {"domain": {"id": "65", "name": "Interests and Hobbies Vertical", "description": "Top level interests and hobbies groupings, like Food or Travel"},
+             "entity": {"id": "852262932607926273", "name": "Pets & animals"}}
+        ],
         "public_metrics": {
             "retweet_count": heavy(rng, 1.5),
             "reply_count": heavy(rng, 1.0),
@@ -600,6 +613,11 @@ fn x_post(
             "username": format!("pet_person_{}", rng.random_range(1..100_000)),
             "name": "Pet Person",
             "created_at": "2019-05-04T12:00:00.000Z",
+            "description": pick(rng, &BIOS),
+            "location": pick(rng, &["Berlin", "Brooklyn, NY", "London", "São Paulo", "東京", "somewhere with my pets"]),
+            "profile_image_url": format!("https://pbs.twimg.com/profile_images/{}/photo_normal.jpg", 1_500_000_000_000_000_000u64 + n as u64),
+            "verified": false,
+            "protected": false,
             "public_metrics": {"followers_count": heavy(rng, 200.0), "following_count": rng.random_range(0..2000), "tweet_count": rng.random_range(1..50_000), "listed_count": 0},
         }]
     });
