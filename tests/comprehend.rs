@@ -13,9 +13,9 @@ use retry::Schedule;
 use serde_json::{json, Value};
 use test_support::comprehend_server::{verdict, Behaviour, ComprehendServer};
 use test_support::{decoded, fixture_now};
-use transform::comprehend::{Comprehend, ComprehendConfig};
-use transform::firehose::FirehoseRecord;
-use transform::sentiment::Backend;
+use transform::Backend;
+use transform::FirehoseRecord;
+use transform::{Comprehend, ComprehendConfig};
 use transform::{Config, FirehoseEvent, Report, Transformer};
 
 fn client(url: &str) -> aws_sdk_comprehend::Client {
@@ -34,7 +34,7 @@ fn client(url: &str) -> aws_sdk_comprehend::Client {
 fn transformer(server: &ComprehendServer, config: ComprehendConfig) -> Transformer<Backend> {
     let backend = Backend::Comprehend(Box::new(Comprehend::new(client(&server.url), config)));
     let config = Config {
-        sentiment_backend: transform::config::SentimentBackend::Comprehend,
+        sentiment_backend: transform::SentimentBackend::Comprehend,
         ..Config::default()
     };
     Transformer::new(config, backend)

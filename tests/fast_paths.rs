@@ -13,15 +13,15 @@ use std::io::{BufRead, BufReader};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use test_support::root;
-use transform::document::{clean, Cleaned};
-use transform::post::StreamPost;
-use transform::sentiment::{Label, Sentiment};
+use transform::bench::{clean, Cleaned};
 use transform::Config;
+use transform::StreamPost;
+use transform::{Label, Sentiment};
 
 /// Some(true): both read the same post; Some(false): the scanner declined; panics when
 /// the scanner reads what serde refuses or reads it differently.
 fn agree(text: &str) -> bool {
-    let Some(fast) = transform::scan::post(text) else {
+    let Some(fast) = transform::bench::scan_post(text) else {
         return false;
     };
     match serde_json::from_str::<StreamPost>(text) {

@@ -10,7 +10,7 @@ use base64::Engine;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use test_support::transform;
-use transform::firehose::{response_len, FirehoseRecord};
+use transform::{response_len, FirehoseRecord};
 use transform::{Config, FirehoseEvent, RecordResult};
 
 /// What a generated record is, so the test knows what must come out.

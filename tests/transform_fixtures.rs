@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 use test_support::{decoded, expected, fixture_event, fixture_names, transform, FIXTURE_NOW};
-use transform::firehose::{response_len, RESPONSE_LIMIT_BYTES};
+use transform::{response_len, RESPONSE_LIMIT_BYTES};
 use transform::{Config, FirehoseEvent, RecordResult};
 use transform_tools::events::DecodedRecord;
 

@@ -6,7 +6,7 @@
 
 use serde::Deserialize;
 use test_support::root;
-use transform::sentiment::{Label, Vader};
+use transform::{Label, Vader};
 
 #[derive(Deserialize)]
 struct Expected {

@@ -17,10 +17,10 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use chrono::Utc;
 use test_support::comprehend_server::{Behaviour, ComprehendServer};
-use transform::comprehend::{Comprehend, ComprehendConfig};
-use transform::config::SentimentBackend;
-use transform::firehose::FirehoseRecord;
-use transform::sentiment::Backend;
+use transform::Backend;
+use transform::FirehoseRecord;
+use transform::SentimentBackend;
+use transform::{Comprehend, ComprehendConfig};
 use transform::{Config, FirehoseEvent, Transformer};
 
 fn env_or(name: &str, default: u64) -> u64 {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use transform::config::SentimentBackend;
+use transform::SentimentBackend;
 use transform::{Backend, Config, FirehoseEvent, Transformer};
 
 fn event_path() -> PathBuf {
@@ -128,7 +128,7 @@ fn benches(c: &mut Criterion) {
         b.iter(|| {
             payloads
                 .iter()
-                .filter(|p| transform::scan::post(p).is_some())
+                .filter(|p| transform::bench::scan_post(p).is_some())
                 .count()
         })
     });
@@ -136,7 +136,7 @@ fn benches(c: &mut Criterion) {
         b.iter(|| {
             payloads
                 .iter()
-                .filter(|p| serde_json::from_str::<transform::post::StreamPost>(p).is_ok())
+                .filter(|p| serde_json::from_str::<transform::StreamPost>(p).is_ok())
                 .count()
         })
     });
@@ -144,17 +144,17 @@ fn benches(c: &mut Criterion) {
 
     // The document writer alone: the hand writer against serde_json on the same documents.
     let config = Config::default();
-    let docs: Vec<transform::document::Document<'_>> = payloads
+    let docs: Vec<transform::bench::Document<'_>> = payloads
         .iter()
-        .filter_map(|p| transform::scan::post(p))
+        .filter_map(|p| transform::bench::scan_post(p))
         .filter_map(|post| {
-            match transform::document::clean(
+            match transform::bench::clean(
                 post,
                 1_700_000_000_000,
                 "2026-12-01T00:00:00.000Z",
                 &config,
             ) {
-                Ok(transform::document::Cleaned::Keep(doc)) => Some(doc),
+                Ok(transform::bench::Cleaned::Keep(doc)) => Some(doc),
                 _ => None,
             }
         })

@@ -16,7 +16,7 @@ use std::io::{BufRead, Write};
 use std::time::Instant;
 
 use tokio::runtime::Runtime;
-use transform::config::SentimentBackend;
+use transform::SentimentBackend;
 use transform::{Backend, Config, FirehoseEvent, Transformer};
 
 const USAGE: &str =

@@ -5,9 +5,10 @@
 
 use std::time::Duration;
 
-use crate::comprehend::{ComprehendConfig, OtherLanguages};
 use crate::error::ConfigError;
 use crate::firehose::RESPONSE_LIMIT_BYTES;
+pub use crate::sentiment::SentimentBackend;
+use crate::sentiment::{Backend, ComprehendConfig, OtherLanguages};
 
 /// What `category` holds when a post matched rules with different tags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,17 +17,6 @@ pub enum MultiCategory {
     Multiple,
     /// `category` is the tag of the first matching rule.
     First,
-}
-
-/// Which sentiment analyzer fills `sentiment`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SentimentBackend {
-    /// Local VADER, identical to Python vaderSentiment 3.3.2.
-    Vader,
-    /// Amazon Comprehend `BatchDetectSentiment`, VADER for other languages and as fallback.
-    Comprehend,
-    /// No sentiment: `sentiment` is `null`.
-    None,
 }
 
 /// The transform's settings.
@@ -66,6 +56,11 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The analyzer this configuration chooses (built at cold start).
+    pub async fn analyzer(&self) -> Backend {
+        Backend::build(self.sentiment_backend, &self.comprehend).await
+    }
+
     /// Reads the configuration from the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())

@@ -254,8 +254,8 @@ impl Serialize for ResponseRecord {
         let mut record = serializer.serialize_struct("ResponseRecord", 3)?;
         record.serialize_field("recordId", &self.record_id)?;
         record.serialize_field("result", &self.result)?;
-        let plain =
-            self.result == RecordResult::Ok && !crate::scan::needs_escape(self.data.as_bytes());
+        let plain = self.result == RecordResult::Ok
+            && !crate::json::escape::needs_escape(self.data.as_bytes());
         if plain {
             let mut quoted = String::with_capacity(self.data.len() + 2);
             quoted.push('"');
@@ -299,7 +299,7 @@ pub(crate) fn wire_len_but_id(result: RecordResult, data: &str) -> usize {
 
 /// Length of `s` as the inside of a JSON string.
 pub(crate) fn json_str_len(s: &str) -> usize {
-    if !crate::scan::needs_escape(s.as_bytes()) {
+    if !crate::json::escape::needs_escape(s.as_bytes()) {
         s.len()
     } else {
         serde_json::to_string(s).map_or(s.len() * 6, |json| json.len() - 2)

@@ -6,24 +6,40 @@
 //! sentiment-scored single-line JSON document for OpenSearch, `Dropped` when the policy
 //! filters the post on purpose, or `ProcessingFailed` with the original bytes.
 //!
-//! Modules: [`firehose`] (the wire contract), [`post`] (the input model), [`document`]
-//! (the output schema and cleaning), [`sentiment`] (analyzers), [`comprehend`] (the
-//! Amazon Comprehend backend), [`handler`] (one
-//! invocation), [`config`], [`error`], [`metrics`] (logs and EMF), [`retry`] (backoff), [`scan`] (the fast payload reader).
+//! This file is the crate's one public entry point: everything a user of the crate needs
+//! is re-exported here; the modules are private. `firehose` (the wire contract), `post`
+//! (the input model), `document` (the output schema and cleaning), `json` (the one-pass
+//! reader and the writer), `sentiment` (the analyzers: VADER, Amazon Comprehend),
+//! `handler` (one invocation), `config`, `error`, `metrics` (logs and EMF).
 
-pub mod comprehend;
-pub mod config;
-pub mod document;
-pub mod error;
-pub mod firehose;
-pub mod handler;
-pub mod metrics;
-pub mod post;
-pub mod scan;
-pub mod sentiment;
-mod write;
+mod config;
+mod document;
+mod error;
+mod firehose;
+mod handler;
+mod json;
+mod metrics;
+mod post;
+mod sentiment;
 
-pub use config::Config;
-pub use firehose::{FirehoseEvent, FirehoseResponse, RecordResult};
-pub use handler::{Report, Transformer};
-pub use sentiment::{Analyzer, Backend};
+pub use config::{Config, MultiCategory};
+pub use error::{ConfigError, RecordError};
+pub use firehose::{
+    response_len, Data, FirehoseEvent, FirehoseRecord, FirehoseResponse, KinesisRecordMetadata,
+    RecordResult, ResponseRecord, RESPONSE_LIMIT_BYTES,
+};
+pub use handler::{Report, ResponseTooLarge, Transformer};
+pub use metrics::{emf_line, log_report, NAMESPACE};
+pub use post::StreamPost;
+pub use sentiment::{
+    Analyzer, AnalyzerStats, Backend, Comprehend, ComprehendConfig, Label, OtherLanguages,
+    Sentiment, SentimentBackend, Vader,
+};
+
+/// The fast paths on their own, for the benchmarks that weigh them against serde_json
+/// (not an API).
+#[doc(hidden)]
+pub mod bench {
+    pub use crate::document::{clean, Cleaned, Document};
+    pub use crate::json::scan::post as scan_post;
+}

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
-use transform::metrics::{emf_line, log_report};
+use transform::{emf_line, log_report};
 use transform::{Analyzer, Backend, Config, FirehoseEvent, FirehoseResponse, Transformer};
 
 #[tokio::main(flavor = "current_thread")]
@@ -14,7 +14,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     std::env::set_var("NO_COLOR", "1");
     lambda_runtime::tracing::init_default_subscriber();
     let config = Config::from_env().map_err(|err| format!("invalid configuration: {err}"))?;
-    let analyzer = Backend::from_config(&config).await;
+    let analyzer = config.analyzer().await;
     let transformer = Transformer::new(config, analyzer);
     let transformer = &transformer;
     lambda_runtime::run(service_fn(move |event| handle(event, transformer))).await

@@ -110,7 +110,7 @@ impl LocalArgs {
             None => {
                 let config = transform::Config::from_env()
                     .context("while reading the transform's configuration")?;
-                let analyzer = transform::Backend::from_config(&config).await;
+                let analyzer = config.analyzer().await;
                 Processor::InProcess(Box::new(transform::Transformer::new(config, analyzer)))
             }
         };

@@ -10,8 +10,8 @@ use std::collections::HashSet;
 use aws_sdk_lambda::primitives::Blob;
 use chrono::Utc;
 use serde::Deserialize;
-use transform::firehose::{FirehoseEvent, RecordResult, RESPONSE_LIMIT_BYTES};
 use transform::{Backend, Report, Transformer};
+use transform::{FirehoseEvent, RecordResult, RESPONSE_LIMIT_BYTES};
 
 /// Client timeouts for the Invoke API: a function answers only when it is done.
 pub const LAMBDA_TIMEOUTS: retry::Timeouts = retry::Timeouts {
@@ -229,7 +229,7 @@ impl Processor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use transform::firehose::FirehoseRecord;
+    use transform::FirehoseRecord;
 
     fn event(ids: &[&str]) -> FirehoseEvent {
         FirehoseEvent {

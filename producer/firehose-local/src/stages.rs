@@ -20,7 +20,7 @@ use retry::{Policy, Schedule, Stop, Verdict};
 use serde::Deserialize;
 use tokio::sync::mpsc;
 use tracing::{error, warn};
-use transform::firehose::{FirehoseEvent, FirehoseRecord, RecordResult};
+use transform::{FirehoseEvent, FirehoseRecord, RecordResult};
 
 use crate::buffer::fill;
 use crate::config::{BackupMode, LocalConfig};

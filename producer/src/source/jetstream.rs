@@ -228,7 +228,7 @@ mod tests {
         assert_eq!(rec.tags, ["cats", "dogs"]);
         assert_eq!(rec.data.last(), Some(&b'\n'));
         // The transform reads it.
-        let post: transform::post::StreamPost = serde_json::from_slice(&rec.data).unwrap();
+        let post: transform::StreamPost = serde_json::from_slice(&rec.data).unwrap();
         assert_eq!(post.data.author_id.as_deref(), Some("did:plc:abc"));
     }
 

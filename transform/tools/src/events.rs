@@ -16,7 +16,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use transform::firehose::{
+use transform::{
     FirehoseEvent, FirehoseRecord, FirehoseResponse, KinesisRecordMetadata, RecordResult,
 };
 

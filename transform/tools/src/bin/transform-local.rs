@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
-use transform::metrics::log_report;
-use transform::{Analyzer, Backend, Config, FirehoseEvent, FirehoseResponse, Report, Transformer};
+use transform::log_report;
+use transform::{Analyzer, Config, FirehoseEvent, FirehoseResponse, Report, Transformer};
 use transform_tools::events::{build_event, decode_response, EventOptions};
 
 /// Run the Firehose transformation locally: build events, answer them, decode responses.
@@ -124,7 +124,7 @@ fn main() -> Result<()> {
                 std::fs::read_to_string(&input)
                     .with_context(|| format!("while reading {}", input.display()))?
             };
-            let vader = transform::sentiment::Vader::new();
+            let vader = transform::Vader::new();
             let mut output = String::new();
             let mut labels: std::collections::BTreeMap<&str, u64> = Default::default();
             for line in text.lines() {
@@ -173,7 +173,7 @@ fn run(
         .enable_all()
         .build()
         .context("while starting the async runtime")?;
-    let analyzer = runtime.block_on(Backend::from_config(&config));
+    let analyzer = runtime.block_on(config.analyzer());
     let transformer = Transformer::new(config, analyzer);
     let mut total = Report::default();
     let mut output = String::new();

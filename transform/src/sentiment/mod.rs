@@ -8,10 +8,23 @@ use std::future::Future;
 use std::time::Instant;
 
 use serde::Serialize;
-use vader_parity::SentimentIntensityAnalyzer;
 
-use crate::comprehend::Comprehend;
-use crate::config::{Config, SentimentBackend};
+mod comprehend;
+mod vader;
+
+pub use comprehend::{Comprehend, ComprehendConfig, OtherLanguages};
+pub use vader::Vader;
+
+/// Which sentiment analyzer fills `sentiment` (`SENTIMENT_BACKEND`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SentimentBackend {
+    /// Local VADER, identical to Python vaderSentiment 3.3.2.
+    Vader,
+    /// Amazon Comprehend `BatchDetectSentiment`, VADER for other languages and as fallback.
+    Comprehend,
+    /// No sentiment: `sentiment` is `null`.
+    None,
+}
 
 /// Overall polarity of a text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -129,72 +142,6 @@ pub trait Analyzer {
     ) -> impl Future<Output = Analysis> + Send;
 }
 
-/// Local VADER, with output identical to Python vaderSentiment 3.3.2.
-pub struct Vader {
-    inner: SentimentIntensityAnalyzer,
-}
-
-impl Vader {
-    /// Builds the analyzer (parses the lexicons once; do it at cold start).
-    pub fn new() -> Self {
-        Vader {
-            inner: SentimentIntensityAnalyzer::new(),
-        }
-    }
-
-    /// Scores one text.
-    ///
-    /// The label uses VADER's published thresholds: compound ≥ 0.05 is POSITIVE,
-    /// ≤ −0.05 NEGATIVE, otherwise NEUTRAL.
-    pub fn score(&self, text: &str) -> Sentiment {
-        let s = self.inner.polarity_scores(text);
-        let label = if s.compound >= 0.05 {
-            Label::Positive
-        } else if s.compound <= -0.05 {
-            Label::Negative
-        } else {
-            Label::Neutral
-        };
-        Sentiment {
-            label,
-            score: s.compound,
-            positive: s.pos,
-            negative: s.neg,
-            neutral: s.neu,
-            mixed: 0.0,
-            analyzer: "vader",
-            fallback: false,
-        }
-    }
-}
-
-impl Default for Vader {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Analyzer for Vader {
-    fn name(&self) -> &'static str {
-        "vader"
-    }
-
-    fn batch_records(&self) -> usize {
-        LOCAL_BATCH_RECORDS
-    }
-
-    async fn analyze(
-        &self,
-        batch: &[SentimentRequest<'_>],
-        _deadline: Option<Instant>,
-    ) -> Analysis {
-        Analysis {
-            sentiments: batch.iter().map(|r| Some(self.score(r.text))).collect(),
-            stats: AnalyzerStats::default(),
-        }
-    }
-}
-
 /// The analyzer chosen by `SENTIMENT_BACKEND`.
 pub enum Backend {
     /// Local VADER.
@@ -206,14 +153,14 @@ pub enum Backend {
 }
 
 impl Backend {
-    /// Builds the configured analyzer (the Comprehend client from the default AWS
-    /// provider chain).
-    pub async fn from_config(config: &Config) -> Self {
-        match config.sentiment_backend {
+    /// Builds the chosen analyzer (the Comprehend client from the default AWS provider
+    /// chain, configured by `comprehend`).
+    pub async fn build(backend: SentimentBackend, comprehend: &ComprehendConfig) -> Self {
+        match backend {
             SentimentBackend::Vader => Backend::Vader(Vader::new()),
-            SentimentBackend::Comprehend => Backend::Comprehend(Box::new(
-                Comprehend::from_env(config.comprehend.clone()).await,
-            )),
+            SentimentBackend::Comprehend => {
+                Backend::Comprehend(Box::new(Comprehend::from_env(comprehend.clone()).await))
+            }
             SentimentBackend::None => Backend::None,
         }
     }

@@ -4,7 +4,7 @@
 //! `"`/`\`/control characters escaped as serde_json escapes them, nothing else escaped);
 //! `document::tests` and `tests/fast_paths.rs` hold the two side by side.
 
-use crate::scan::{needs_escape, next_special};
+use super::escape::{needs_escape, next_special};
 
 /// Appends `s` as a JSON string.
 #[inline]

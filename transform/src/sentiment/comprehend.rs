@@ -18,7 +18,7 @@ use aws_sdk_comprehend::Client;
 use futures_util::stream::{self, StreamExt};
 use tracing::{debug, warn};
 
-use crate::sentiment::{Analysis, AnalyzerStats, Label, Sentiment, SentimentRequest, Vader};
+use super::{Analysis, AnalyzerStats, Label, Sentiment, SentimentRequest, Vader};
 use retry::{GaveUp, Policy, Schedule, Stop, Verdict};
 
 /// Documents per `BatchDetectSentiment` call (the API's limit).
