@@ -4,11 +4,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::Args;
 use firehose_backup::{Store, Writer};
 
-use crate::{BackupMode, Destination, LocalConfig, LocalStream, Processor, Rotation};
+use crate::{BackupMode, Destination, LocalConfig, LocalError, LocalStream, Processor, Rotation};
 
 /// The local delivery stream's options.
 #[derive(Args, Clone, Debug)]
@@ -101,15 +100,14 @@ impl LocalArgs {
     }
 
     /// Builds and starts the stream named `stream`.
-    pub async fn start(&self, stream: &str) -> anyhow::Result<LocalStream> {
+    pub async fn start(&self, stream: &str) -> Result<LocalStream, LocalError> {
         let processor = match &self.lambda_endpoint {
             Some(url) => Processor::Lambda {
                 client: crate::processor::lambda_client(url).await,
                 function: self.lambda_function.clone(),
             },
             None => {
-                let config = transform::Config::from_env()
-                    .context("while reading the transform's configuration")?;
+                let config = transform::Config::from_env()?;
                 let analyzer = config.analyzer().await;
                 Processor::InProcess(Box::new(transform::Transformer::new(config, analyzer)))
             }

@@ -21,6 +21,7 @@ use tracing::{info, warn};
 
 use crate::config::{index_name, Rotation};
 use crate::journal::Segment;
+use crate::LocalError;
 
 /// The index template (every document field mapped explicitly).
 pub const INDEX_TEMPLATE: &str = include_str!("../../../kibana/index-template.json");
@@ -79,11 +80,16 @@ pub enum Destination {
 
 impl Destination {
     /// An OpenSearch destination at `url` (5 s to connect, 60 s per request).
-    pub fn opensearch(url: &str, retry_duration: Duration) -> anyhow::Result<Self> {
-        let url = opensearch::http::Url::parse(url)?;
-        let transport = TransportBuilder::new(SingleNodeConnectionPool::new(url))
+    pub fn opensearch(url: &str, retry_duration: Duration) -> Result<Self, LocalError> {
+        let bad = |reason: String| LocalError::OpenSearch {
+            url: url.to_string(),
+            reason,
+        };
+        let parsed = opensearch::http::Url::parse(url).map_err(|e| bad(e.to_string()))?;
+        let transport = TransportBuilder::new(SingleNodeConnectionPool::new(parsed))
             .timeout(ATTEMPT)
-            .build()?;
+            .build()
+            .map_err(|e| bad(e.to_string()))?;
         Ok(Destination::OpenSearch {
             client: OpenSearch::new(transport),
             retry_duration,
@@ -99,7 +105,7 @@ impl Destination {
     }
 
     /// Applies the index template (before any delivery), retrying for the retry duration.
-    pub async fn prepare(&self, template_name: &str, stop: &Stop) -> anyhow::Result<()> {
+    pub async fn prepare(&self, template_name: &str, stop: &Stop) -> Result<(), LocalError> {
         let Destination::OpenSearch {
             client,
             retry_duration,
@@ -107,7 +113,9 @@ impl Destination {
         else {
             return Ok(());
         };
-        let template: Value = serde_json::from_str(INDEX_TEMPLATE)?;
+        let template: Value = serde_json::from_str(INDEX_TEMPLATE).map_err(|e| {
+            LocalError::Template(format!("kibana/index-template.json is not JSON: {e}"))
+        })?;
         let policy = Policy::for_duration(SCHEDULE, *retry_duration, ATTEMPT);
         let result = retry::run(policy, "apply the index template", stop, |_| {
             let template = template.clone();
@@ -139,7 +147,7 @@ impl Destination {
                 info!(template = template_name, "index template applied");
                 Ok(())
             }
-            Err(f) => anyhow::bail!("OpenSearch did not take the index template: {f}"),
+            Err(f) => Err(LocalError::Template(f.to_string())),
         }
     }
 

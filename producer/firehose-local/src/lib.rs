@@ -16,6 +16,7 @@ pub mod buffer;
 pub mod cli;
 pub mod config;
 pub mod destination;
+mod error;
 pub mod journal;
 pub mod processor;
 pub mod stages;
@@ -36,6 +37,7 @@ use tracing::info;
 
 pub use config::{BackupMode, LocalConfig, Rotation};
 pub use destination::Destination;
+pub use error::LocalError;
 pub use processor::Processor;
 pub use summary::LocalSummary;
 
@@ -67,10 +69,15 @@ impl LocalStream {
         processor: Processor,
         destination: Destination,
         backup: Writer,
-    ) -> anyhow::Result<Self> {
-        config.validate().map_err(anyhow::Error::msg)?;
-        let (journal, recovered) = Journal::open(&config.journal, SEGMENT_RECORDS)
-            .map_err(|e| anyhow::anyhow!("journal {}: {e}", config.journal.display()))?;
+    ) -> Result<Self, LocalError> {
+        config.validate().map_err(LocalError::Config)?;
+        let (journal, recovered) =
+            Journal::open(&config.journal, SEGMENT_RECORDS).map_err(|source| {
+                LocalError::Journal {
+                    path: config.journal.display().to_string(),
+                    source,
+                }
+            })?;
         let (grace, grace_rx) = watch::channel(false);
         let (abort, abort_rx) = watch::channel(false);
         let stops = Stops {
@@ -122,8 +129,13 @@ impl LocalStream {
             ids: RecordIds::new(),
             acknowledged: AtomicU64::new(0),
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let url = format!("http://{}", listener.local_addr()?);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(LocalError::Listen)?;
+        let url = format!(
+            "http://{}",
+            listener.local_addr().map_err(LocalError::Listen)?
+        );
         let (stop_server, mut stopped) = tokio::sync::oneshot::channel::<()>();
         let serving = Arc::clone(&wire);
         tokio::spawn(async move {
@@ -163,7 +175,7 @@ impl LocalStream {
 
     /// Stops accepting, drains every buffer, and returns the summary. Deliveries still
     /// failing after `grace` are backed up instead of retried for the whole retry duration.
-    pub async fn finish(mut self, grace: Duration) -> anyhow::Result<LocalSummary> {
+    pub async fn finish(mut self, grace: Duration) -> Result<LocalSummary, LocalError> {
         if let Some(stop) = self.stop_server.take() {
             let _ = stop.send(());
         }
@@ -172,11 +184,11 @@ impl LocalStream {
         let pipeline = self.pipeline;
         tokio::pin!(pipeline);
         let (processed, delivered) = tokio::select! {
-            done = &mut pipeline => done?,
+            done = &mut pipeline => done.map_err(|e| LocalError::Pipeline(e.to_string()))?,
             _ = tokio::time::sleep(grace) => {
                 info!(grace_secs = grace.as_secs(), "grace period over: what still fails goes to the backup");
                 let _ = self.grace.send(true);
-                pipeline.await?
+                pipeline.await.map_err(|e| LocalError::Pipeline(e.to_string()))?
             }
         };
         let remaining = self.journal.close().await;

@@ -34,7 +34,7 @@ pub async fn dispatch(command: Command) -> Result<()> {
                     client
                         .stream(tx, stats, stall, Sleeper::Real, stop)
                         .await
-                        .map_err(anyhow::Error::from)
+                        .map_err(producer::source::SourceError::from)
                 },
             )
             .await

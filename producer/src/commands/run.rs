@@ -22,7 +22,7 @@ pub async fn pipeline<S, F, Fut>(args: SinkArgs, settled: S, source: F) -> Resul
 where
     S: FnMut(&[&Record], Fate),
     F: FnOnce(mpsc::Sender<Record>, Arc<Stats>, watch::Receiver<bool>) -> Fut,
-    Fut: std::future::Future<Output = Result<()>> + Send + 'static,
+    Fut: std::future::Future<Output = Result<(), producer::source::SourceError>> + Send + 'static,
 {
     let started = Instant::now();
     let stats = Arc::new(Stats::default());

@@ -55,7 +55,7 @@ pub async fn send(
     tx: mpsc::Sender<Record>,
     stats: Arc<Stats>,
     stop: watch::Receiver<bool>,
-) -> anyhow::Result<()> {
+) -> Result<(), super::SourceError> {
     for (key, records) in objects {
         let origin: Arc<str> = Arc::from(key.as_str());
         for r in records {

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use flate2::read::MultiGzDecoder;
 use tokio::sync::{mpsc, watch};
 
+use super::SourceError;
 use crate::record::{tags, Record, Stats};
 
 /// Opens a file, decompressing it when it starts with the gzip magic bytes.
@@ -58,22 +59,26 @@ pub async fn replay(
     tx: mpsc::Sender<Record>,
     stats: Arc<Stats>,
     shutdown: watch::Receiver<bool>,
-) -> anyhow::Result<()> {
-    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+) -> Result<(), SourceError> {
+    tokio::task::spawn_blocking(move || -> Result<(), SourceError> {
         let interval = rate
             .filter(|r| *r > 0.0)
             .map(|r| Duration::from_secs_f64(1.0 / r));
         let started = Instant::now();
         let mut sent = 0u64;
         loop {
-            let reader =
-                open(&path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+            let reader = open(&path).map_err(|source| SourceError::Read {
+                path: path.display().to_string(),
+                source,
+            })?;
             for line in reader.split(b'\n') {
                 if *shutdown.borrow() {
                     return Ok(());
                 }
-                let mut line =
-                    line.map_err(|e| anyhow::anyhow!("while reading {}: {e}", path.display()))?;
+                let mut line = line.map_err(|source| SourceError::Read {
+                    path: path.display().to_string(),
+                    source,
+                })?;
                 if line.last() == Some(&b'\r') {
                     line.pop();
                 }
@@ -100,7 +105,8 @@ pub async fn replay(
             }
         }
     })
-    .await?
+    .await
+    .map_err(|e| SourceError::Task(e.to_string()))?
 }
 
 #[cfg(test)]

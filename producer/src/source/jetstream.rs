@@ -122,7 +122,7 @@ pub async fn stream(
     stats: Arc<Stats>,
     sleeper: Sleeper,
     mut shutdown: watch::Receiver<bool>,
-) -> anyhow::Result<()> {
+) -> Result<(), super::SourceError> {
     let mut schedule = Reconnect::default();
     loop {
         if *shutdown.borrow() {

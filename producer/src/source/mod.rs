@@ -9,3 +9,22 @@ pub mod file;
 pub mod jetstream;
 pub mod reconnect;
 pub mod x;
+
+/// Why a source stopped before its end.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// A recording or spill file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The X API refused to go on.
+    #[error(transparent)]
+    X(#[from] x::XError),
+    /// The reading task itself failed.
+    #[error("the source task failed: {0}")]
+    Task(String),
+}
