@@ -21,6 +21,13 @@ pub struct LocalOptions {
     /// Run a local delivery stream in this process and send to it (no AWS account needed).
     #[arg(long)]
     pub local: bool,
+    /// With --local: serve the dashboard page on 127.0.0.1, live while the stream runs,
+    /// and keep serving after a finite run until Ctrl-C.
+    #[arg(long, requires = "local")]
+    pub dashboard: bool,
+    /// The dashboard page's port (0: a free one).
+    #[arg(long, env = "DASHBOARD_PORT", default_value_t = 0)]
+    pub dashboard_port: u16,
     /// Its options.
     #[command(flatten)]
     pub args: firehose_local::cli::LocalArgs,
@@ -149,6 +156,26 @@ pub enum Command {
         #[command(subcommand)]
         action: FailedAction,
     },
+    /// Serve the dashboard page over a local run's store (or an OpenSearch) until Ctrl-C.
+    #[cfg(feature = "local")]
+    Dashboard {
+        /// What to show.
+        #[command(flatten)]
+        view: ViewArgs,
+        /// The page's port (0: a free one).
+        #[arg(long, env = "DASHBOARD_PORT", default_value_t = 0)]
+        port: u16,
+    },
+    /// Write the documents of a local run's store as NDJSON, one file per index.
+    #[cfg(feature = "local")]
+    Export {
+        /// The local run's output directory (its store is OUT/store).
+        #[arg(long, env = "LOCAL_OUT", default_value = "local-out")]
+        out: PathBuf,
+        /// Where the NDJSON files go.
+        #[arg(long)]
+        to: PathBuf,
+    },
     /// Send a spill file (records Firehose could not take earlier) again.
     Replay {
         /// The spill file (not the one this run spills into).
@@ -157,6 +184,21 @@ pub enum Command {
         #[command(flatten)]
         sink: SinkArgs,
     },
+}
+
+/// What the dashboard page reads.
+#[cfg(feature = "local")]
+#[derive(Args, Clone, Debug)]
+pub struct ViewArgs {
+    /// The local run's output directory: its store (OUT/store) and backup (OUT/s3).
+    #[arg(long, env = "LOCAL_OUT", default_value = "local-out")]
+    pub out: PathBuf,
+    /// An OpenSearch to read instead of the store (it gets the same requests).
+    #[arg(long, env = "OPENSEARCH_URL")]
+    pub opensearch_url: Option<String>,
+    /// Saved objects to draw instead of the bundled kibana/dashboards.ndjson.
+    #[arg(long)]
+    pub saved_objects: Option<PathBuf>,
 }
 
 /// Where the backup to read is.

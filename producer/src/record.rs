@@ -16,6 +16,8 @@ pub struct Record {
     pub tags: Vec<String>,
     /// The backup object it came from (`failed replay`), to mark once settled.
     pub origin: Option<Arc<str>>,
+    /// When the source read it (wall clock, ms): freshness is measured from here.
+    pub read_ms: i64,
 }
 
 impl Record {
@@ -29,6 +31,7 @@ impl Record {
             cursor: None,
             tags: Vec::new(),
             origin: None,
+            read_ms: chrono::Utc::now().timestamp_millis(),
         }
     }
 }

@@ -153,9 +153,21 @@ fn local_mode_runs_the_whole_pipeline_on_the_bundled_recording() {
         .sum();
     assert_eq!(indexed + dropped, 2_000, "{stderr}");
     assert!(stderr.contains("verdict: "), "{stderr}");
-    // The documents are in OUT/opensearch/INDEX.ndjson, one per line.
+    // The documents are in the embedded store; `producer export` writes them out as
+    // NDJSON, one file per index, one document per line.
+    let exported = out_dir.join("export");
+    let export = Command::new(env!("CARGO_BIN_EXE_producer"))
+        .args(["export", "--out"])
+        .arg(&out_dir)
+        .arg("--to")
+        .arg(&exported)
+        .output()
+        .unwrap();
+    let export_err = String::from_utf8_lossy(&export.stderr);
+    assert!(export.status.success(), "{export_err}");
+    assert!(export_err.contains(&format!("exported {indexed} documents")), "{export_err}");
     let mut lines = 0;
-    for entry in std::fs::read_dir(out_dir.join("opensearch")).unwrap() {
+    for entry in std::fs::read_dir(&exported).unwrap() {
         let path = entry.unwrap().path();
         assert!(path
             .file_name()

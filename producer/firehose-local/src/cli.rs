@@ -13,16 +13,19 @@ use crate::{BackupMode, Destination, LocalConfig, LocalError, LocalStream, Proce
 #[derive(Args, Clone, Debug)]
 #[command(next_help_heading = "Local delivery stream")]
 pub struct LocalArgs {
-    /// Without servers: documents go to OUT/opensearch/INDEX.ndjson, backups to OUT/s3/;
-    /// the journal is OUT/journal.
+    /// Without servers: documents go to the embedded store OUT/store (or, with --ndjson,
+    /// OUT/opensearch/INDEX.ndjson), backups to OUT/s3/; the journal is OUT/journal.
     #[arg(long, env = "LOCAL_OUT", default_value = "local-out")]
     pub out: PathBuf,
     /// Where acknowledged records wait until delivered (default OUT/journal).
     #[arg(long, env = "LOCAL_JOURNAL")]
     pub journal: Option<PathBuf>,
-    /// OpenSearch URL for the local stream's destination (instead of OUT/opensearch).
-    #[arg(long, env = "OPENSEARCH_URL")]
+    /// OpenSearch URL for the local stream's destination (instead of the embedded store).
+    #[arg(long, env = "OPENSEARCH_URL", conflicts_with = "ndjson")]
     pub opensearch_url: Option<String>,
+    /// Append documents to OUT/opensearch/INDEX.ndjson instead of the embedded store.
+    #[arg(long)]
+    pub ndjson: bool,
     /// Index name, before rotation (lower case; no / \ * ? " < > | , # : or spaces).
     #[arg(long, env = "OPENSEARCH_INDEX", default_value = "social-posts")]
     pub index: String,
@@ -59,8 +62,9 @@ pub struct LocalArgs {
     /// Destination buffer size hint, MB (1 to 100).
     #[arg(long, default_value_t = 5.0)]
     pub buffer_mb: f64,
-    /// Destination buffer interval hint, seconds (0 to 900).
-    #[arg(long, default_value_t = 1)]
+    /// Destination buffer interval hint, seconds (0 to 900; 0, Firehose's zero buffering,
+    /// delivers each processed batch at once: the freshest dashboard).
+    #[arg(long, default_value_t = 0)]
     pub buffer_interval_secs: u64,
 }
 
@@ -77,6 +81,11 @@ pub async fn backup_store(args: &LocalArgs) -> Store {
 }
 
 impl LocalArgs {
+    /// The embedded store's directory.
+    pub fn store_path(&self) -> PathBuf {
+        self.out.join("store")
+    }
+
     /// The stream's configuration from the options.
     pub fn config(&self, stream: &str) -> LocalConfig {
         LocalConfig {
@@ -113,12 +122,13 @@ impl LocalArgs {
             }
         };
         let write_retry = Duration::from_secs(self.write_retry_secs);
-        let destination = match &self.opensearch_url {
-            Some(url) => Destination::opensearch(url, Duration::from_secs(self.retry_secs))?,
-            None => Destination::Dir {
+        let destination = match (&self.opensearch_url, self.ndjson) {
+            (Some(url), _) => Destination::opensearch(url, Duration::from_secs(self.retry_secs))?,
+            (None, true) => Destination::Dir {
                 dir: self.out.join("opensearch"),
                 retry_duration: write_retry,
             },
+            (None, false) => Destination::store(&self.store_path(), write_retry)?,
         };
         let backup = Writer::new(backup_store(self).await, stream).retrying_for(write_retry);
         LocalStream::start(self.config(stream), processor, destination, backup).await

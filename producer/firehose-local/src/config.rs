@@ -86,16 +86,16 @@ pub struct LocalConfig {
 }
 
 impl LocalConfig {
-    /// A configuration with Firehose's defaults (1 MB / 1 s processor buffer, 5 MB / 1 s
-    /// destination buffer, index `social-posts` rotated daily, failures backed up) and its
-    /// journal in `journal`.
+    /// A configuration for fresh dashboards (1 MB / 1 s processor buffer, 5 MB destination
+    /// buffer with zero buffering, index `social-posts` rotated daily, failures backed up)
+    /// and its journal in `journal`.
     pub fn new(stream: &str, journal: PathBuf) -> Self {
         LocalConfig {
             stream: stream.to_string(),
             processor_buffer_bytes: 1_000_000,
             processor_interval: Duration::from_secs(1),
             buffer_bytes: 5_000_000,
-            buffer_interval: Duration::from_secs(1),
+            buffer_interval: Duration::ZERO,
             index: "social-posts".into(),
             rotation: Rotation::OneDay,
             backup_mode: BackupMode::FailedDocumentsOnly,

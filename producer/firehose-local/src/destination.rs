@@ -3,19 +3,22 @@
 //! rotates it, the record id as `_id` (a document delivered twice replaces itself);
 //! 429, 5xx, malformed answers and connection failures are retried for the retry duration
 //! (or until a stop), per-item failures (such as `mapper_parsing_exception`) and whatever
-//! is still failing at the end go to the backup. Without an OpenSearch URL, documents are
-//! appended to `DIR/INDEX.ndjson`: whole lines, synced, a failed write cut off again and
-//! retried for a bounded time.
+//! is still failing at the end go to the backup. Without an OpenSearch URL, documents go to
+//! the embedded store (crate `search-store`: a tantivy index under the same template,
+//! which refuses what OpenSearch would refuse, with the same error types), visible to the
+//! dashboard once committed; or, with `--ndjson`, are appended to `DIR/INDEX.ndjson`:
+//! whole lines, synced, a failed write cut off again and retried for a bounded time.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use opensearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
 use opensearch::indices::IndicesPutIndexTemplateParts;
 use opensearch::{BulkParts, OpenSearch};
 use retry::{Policy, Schedule, Stop, Verdict};
+use search_store::{Mode, Store};
 use serde_json::Value;
 use tracing::{info, warn};
 
@@ -69,6 +72,13 @@ pub enum Destination {
         /// How long to retry 429 / 5xx / connection failures.
         retry_duration: Duration,
     },
+    /// The embedded store; a failed commit retried for `retry_duration`.
+    Store {
+        /// The store (shared with the dashboard page).
+        store: Arc<Store>,
+        /// How long to retry a failed commit.
+        retry_duration: Duration,
+    },
     /// `DIR/INDEX.ndjson`, a failed write retried for `retry_duration`.
     Dir {
         /// The directory.
@@ -92,6 +102,16 @@ impl Destination {
             .map_err(|e| bad(e.to_string()))?;
         Ok(Destination::OpenSearch {
             client: OpenSearch::new(transport),
+            retry_duration,
+        })
+    }
+
+    /// The embedded store at `path` (created when missing; refused when another run
+    /// writes it).
+    pub fn store(path: &Path, retry_duration: Duration) -> Result<Self, LocalError> {
+        let store = Store::open(path, Mode::Write).map_err(LocalError::Store)?;
+        Ok(Destination::Store {
+            store: Arc::new(store),
             retry_duration,
         })
     }
@@ -194,8 +214,95 @@ impl Destination {
                 client,
                 retry_duration,
             } => bulk(client, *retry_duration, base, rotation, docs, stop).await,
+            Destination::Store {
+                store,
+                retry_duration,
+            } => to_store(store, *retry_duration, base, rotation, docs, stop).await,
         }
     }
+}
+
+/// Adds the documents to the store and commits, retrying a failed commit (a full disk)
+/// until `total` or a stop; what the store refuses (as OpenSearch would) is failed with
+/// OpenSearch's error type, and what still cannot be committed with `Store.WriteFailed`.
+async fn to_store(
+    store: &Arc<Store>,
+    total: Duration,
+    base: &str,
+    rotation: Rotation,
+    docs: Vec<Doc>,
+    stop: &Stop,
+) -> (Vec<Doc>, Vec<Failed>) {
+    let indices: Vec<String> = docs
+        .iter()
+        .map(|d| index_name(base, rotation, d.arrival_ms))
+        .collect();
+    let texts: Arc<Vec<(String, String, String)>> = Arc::new(
+        docs.iter()
+            .zip(&indices)
+            .map(|(d, index)| {
+                (
+                    d.id.clone(),
+                    index.clone(),
+                    String::from_utf8_lossy(&d.json).into_owned(),
+                )
+            })
+            .collect(),
+    );
+    let policy = Policy::for_duration(SCHEDULE, total, ATTEMPT);
+    let what = format!("commit to the store at {}", store.path().display());
+    let result = retry::run(policy, &what, stop, |_| {
+        let (store, texts) = (Arc::clone(store), Arc::clone(&texts));
+        async move {
+            let added = tokio::task::spawn_blocking(move || {
+                let refused = store.add(
+                    texts
+                        .iter()
+                        .map(|(id, index, json)| (id.as_str(), index.as_str(), json.as_str())),
+                )?;
+                store.commit()?;
+                Ok::<_, search_store::StoreError>(refused)
+            })
+            .await;
+            match added {
+                Ok(Ok(refused)) => Verdict::Done(refused),
+                Ok(Err(e)) => Verdict::Retry(e.to_string()),
+                Err(e) => Verdict::Retry(e.to_string()),
+            }
+        }
+    })
+    .await;
+    let mut ok = Vec::new();
+    let mut failed = Vec::new();
+    match result {
+        Ok(s) => {
+            for ((doc, index), refused) in docs.into_iter().zip(indices).zip(s.value) {
+                match refused {
+                    None => ok.push(doc),
+                    Some(r) => failed.push(Failed {
+                        doc,
+                        index,
+                        code: r.kind.to_string(),
+                        message: r.reason,
+                        attempts: s.attempts,
+                    }),
+                }
+            }
+        }
+        Err(f) => {
+            warn!(store = %store.path().display(), documents = docs.len(), error = %f, "cannot commit to the store: backing up");
+            for (doc, index) in docs.into_iter().zip(indices) {
+                failed.push(Failed {
+                    doc,
+                    index,
+                    code: "Store.WriteFailed".into(),
+                    message: f.to_string(),
+                    attempts: f.attempts,
+                });
+            }
+        }
+    }
+    (ok, failed)
 }
 
 /// Appends each document as one line to `path`, synced; a write that fails is cut back

@@ -28,6 +28,9 @@ pub enum LocalError {
     /// OpenSearch did not take the index template.
     #[error("OpenSearch did not take the index template: {0}")]
     Template(String),
+    /// The embedded store cannot be opened (missing, unreadable, or written by another run).
+    #[error("{0}")]
+    Store(search_store::StoreError),
     /// The wire server could not listen.
     #[error("cannot listen on 127.0.0.1: {0}")]
     Listen(std::io::Error),

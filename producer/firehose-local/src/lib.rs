@@ -18,12 +18,13 @@ pub mod config;
 pub mod destination;
 mod error;
 pub mod journal;
+pub mod live;
 pub mod processor;
 pub mod stages;
 pub mod summary;
 pub mod wire;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -48,6 +49,9 @@ use wire::{Arrived, RecordIds, Wire};
 /// Records waiting for the processor; a full queue answers `ServiceUnavailableException`.
 pub const QUEUE_RECORDS: usize = 100_000;
 
+/// Processed batches waiting for the destination.
+pub const QUEUE_BATCHES: usize = 256;
+
 /// A running local delivery stream.
 pub struct LocalStream {
     /// `http://127.0.0.1:PORT`: the Firehose endpoint to give the producer.
@@ -59,6 +63,7 @@ pub struct LocalStream {
     recovered: u64,
     grace: watch::Sender<bool>,
     abort: watch::Sender<bool>,
+    store: Option<Arc<search_store::Store>>,
 }
 
 impl LocalStream {
@@ -85,8 +90,15 @@ impl LocalStream {
             abort: Stop::on(abort_rx),
         };
         destination.prepare(&config.index, &stops.abort).await?;
+        let store = match &destination {
+            Destination::Store { store, .. } => Some(Arc::clone(store)),
+            _ => None,
+        };
+        let live = Arc::new(live::Live::default());
+        live.running.store(true, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel::<Arrived>(QUEUE_RECORDS);
-        let (doc_tx, doc_rx) = mpsc::channel(QUEUE_RECORDS);
+        // Processed batches on their way to the destination (each up to a processor buffer).
+        let (doc_tx, doc_rx) = mpsc::channel(QUEUE_BATCHES);
         let backup = Arc::new(backup);
         let recovered_count = recovered.len() as u64;
         let recovered: Vec<Arrived> = recovered
@@ -99,11 +111,12 @@ impl LocalStream {
             })
             .collect();
         let pipeline = {
-            let (config, journal, stops, backup) = (
+            let (config, journal, stops, backup, live) = (
                 config.clone(),
                 journal.clone(),
                 stops.clone(),
                 Arc::clone(&backup),
+                Arc::clone(&live),
             );
             tokio::spawn(async move {
                 let delivery = tokio::spawn(stages::deliver(
@@ -113,9 +126,10 @@ impl LocalStream {
                     doc_rx,
                     journal.clone(),
                     stops.clone(),
+                    Arc::clone(&live),
                 ));
                 let processed = stages::process(
-                    config, processor, recovered, rx, doc_tx, backup, journal, stops,
+                    config, processor, recovered, rx, doc_tx, backup, journal, stops, live,
                 )
                 .await;
                 let delivered = delivery.await.unwrap_or_default();
@@ -127,7 +141,7 @@ impl LocalStream {
             journal: journal.clone(),
             queue: Mutex::new(Some(tx)),
             ids: RecordIds::new(),
-            acknowledged: AtomicU64::new(0),
+            live: Arc::clone(&live),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -163,7 +177,19 @@ impl LocalStream {
             recovered: recovered_count,
             grace,
             abort,
+            store,
         })
+    }
+
+    /// The live counters and freshness (for the dashboard page, and for the producer to
+    /// note when it read each record).
+    pub fn live(&self) -> Arc<live::Live> {
+        Arc::clone(&self.wire.live)
+    }
+
+    /// The embedded store, when that is the destination.
+    pub fn store(&self) -> Option<Arc<search_store::Store>> {
+        self.store.clone()
     }
 
     /// Ends retries now: what is failing goes to the backup, and what cannot be backed up
@@ -192,7 +218,9 @@ impl LocalStream {
             }
         };
         let remaining = self.journal.close().await;
+        self.wire.live.running.store(false, Ordering::Relaxed);
         Ok(LocalSummary {
+            freshness: self.wire.live.freshness(),
             received: processed.records.saturating_sub(self.recovered),
             recovered: self.recovered,
             processed,
@@ -208,5 +236,5 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// Records acknowledged so far.
 pub fn acknowledged(stream: &LocalStream) -> u64 {
-    stream.wire.acknowledged.load(Ordering::Relaxed)
+    stream.wire.live.received.load(Ordering::Relaxed)
 }

@@ -26,6 +26,7 @@ use crate::buffer::fill;
 use crate::config::{BackupMode, LocalConfig};
 use crate::destination::{Destination, Doc};
 use crate::journal::{Journal, Segment};
+use crate::live::Live;
 use crate::processor::{BatchError, Checked, Processor};
 use crate::summary::{Delivered, Processed};
 use crate::wire::Arrived;
@@ -69,10 +70,11 @@ pub async fn process(
     processor: Processor,
     recovered: Vec<Arrived>,
     mut rx: mpsc::Receiver<Arrived>,
-    docs: mpsc::Sender<Doc>,
+    docs: mpsc::Sender<Vec<Doc>>,
     backup: Arc<Writer>,
     journal: Journal,
     stops: Stops,
+    live: Arc<Live>,
 ) -> Processed {
     let mut counts = Processed::default();
     let arn = processor.arn();
@@ -96,6 +98,7 @@ pub async fn process(
             &backup,
             &journal,
             &stops,
+            &live,
             &mut counts,
         )
         .await;
@@ -120,6 +123,7 @@ pub async fn process(
                 &backup,
                 &journal,
                 &stops,
+                &live,
                 &mut counts,
             )
             .await;
@@ -143,10 +147,11 @@ async fn process_batch(
     processor: &Processor,
     arn: &str,
     batch: Vec<Arrived>,
-    docs: &mpsc::Sender<Doc>,
+    docs: &mpsc::Sender<Vec<Doc>>,
     backup: &Writer,
     journal: &Journal,
     stops: &Stops,
+    live: &Live,
     counts: &mut Processed,
 ) {
     let event = FirehoseEvent {
@@ -221,6 +226,8 @@ async fn process_batch(
     };
     let mut failures: Vec<(usize, ProcessingFailedRecord, String)> = Vec::new();
     let mut dropped: Vec<usize> = Vec::new();
+    // A batch's documents go to the destination together.
+    let mut ok_docs: Vec<Doc> = Vec::new();
     match outcome {
         Err(err) => {
             warn!(code = err.code, message = %err.message, records = batch.len(), "processor failed the batch");
@@ -254,9 +261,7 @@ async fn process_batch(
                             json: data,
                             segment: a.segment,
                         };
-                        if docs.send(doc).await.is_err() {
-                            error!("the delivery stage stopped early");
-                        }
+                        ok_docs.push(doc);
                     }
                     RecordResult::Dropped => {
                         *counts.dropped.entry(reason(i, "dropped")).or_default() += 1;
@@ -270,11 +275,21 @@ async fn process_batch(
             }
         }
     }
+    if !ok_docs.is_empty() && docs.send(ok_docs).await.is_err() {
+        error!("the delivery stage stopped early");
+    }
     done(
         journal,
         dropped
             .iter()
             .map(|&i| (batch[i].segment, batch[i].record_id.as_str())),
+    );
+    Live::add(&live.dropped, dropped.len() as u64);
+    live.forget(
+        dropped
+            .iter()
+            .chain(failures.iter().map(|(i, _, _)| i))
+            .map(|&i| batch[i].record_id.as_str()),
     );
     if failures.is_empty() {
         return;
@@ -286,6 +301,7 @@ async fn process_batch(
                 *counts.failed.entry(why.clone()).or_default() += 1;
             }
             counts.backup_objects.push(key);
+            Live::add(&live.processing_failed, failures.len() as u64);
             done(
                 journal,
                 failures
@@ -296,6 +312,7 @@ async fn process_batch(
         Err(e) => {
             error!(error = %e, records = failures.len(), "cannot write the processing-failed backup: the records stay in the journal");
             *counts.kept.entry("Backup.WriteFailed".into()).or_default() += failures.len() as u64;
+            Live::add(&live.kept, failures.len() as u64);
         }
     }
 }
@@ -303,7 +320,7 @@ async fn process_batch(
 #[derive(Deserialize)]
 struct Peek {
     #[serde(default)]
-    category: Option<String>,
+    categories: Vec<String>,
     #[serde(default)]
     sentiment: Option<PeekSentiment>,
 }
@@ -318,19 +335,21 @@ pub async fn deliver(
     config: LocalConfig,
     destination: Destination,
     backup: Arc<Writer>,
-    mut rx: mpsc::Receiver<Doc>,
+    mut rx: mpsc::Receiver<Vec<Doc>>,
     journal: Journal,
     stops: Stops,
+    live: Arc<Live>,
 ) -> Delivered {
     let mut counts = Delivered::default();
     loop {
-        let (buf, open) = fill(
+        let (batches, open) = fill(
             &mut rx,
             config.buffer_bytes,
             config.buffer_interval,
-            |d: &Doc| d.json.len(),
+            |docs: &Vec<Doc>| docs.iter().map(|d| d.json.len()).sum(),
         )
         .await;
+        let buf: Vec<Doc> = batches.into_iter().flatten().collect();
         if !buf.is_empty() {
             let started = Instant::now();
             deliver_buffer(
@@ -340,6 +359,7 @@ pub async fn deliver(
                 buf,
                 &journal,
                 &stops,
+                &live,
                 &mut counts,
             )
             .await;
@@ -358,6 +378,7 @@ async fn deliver_buffer(
     buf: Vec<Doc>,
     journal: &Journal,
     stops: &Stops,
+    live: &Live,
     counts: &mut Delivered,
 ) {
     if config.backup_mode == BackupMode::AllDocuments {
@@ -376,17 +397,17 @@ async fn deliver_buffer(
         .deliver(&config.index, config.rotation, buf, &stops.grace)
         .await;
     counts.indexed += indexed.len() as u64;
+    live.searchable(
+        indexed.iter().map(|d| (d.id.as_str(), d.arrival_ms)),
+        Utc::now().timestamp_millis(),
+    );
+    Live::add(&live.indexed, indexed.len() as u64);
     for d in &indexed {
         let peek: Option<Peek> = serde_json::from_slice(&d.json).ok();
-        let category = peek
-            .as_ref()
-            .and_then(|p| p.category.clone())
-            .unwrap_or_else(|| "unknown".into());
-        let e = counts.categories.entry(category).or_default();
-        e.0 += 1;
-        if let Some(score) = peek.and_then(|p| p.sentiment).map(|s| s.score) {
-            e.1 += score;
-            e.2 += 1;
+        let score = peek.as_ref().and_then(|p| p.sentiment.as_ref()).map(|s| s.score);
+        // Each tag counts a post, as on the dashboard's per-tag panels.
+        for tag in peek.map(|p| p.categories).unwrap_or_default() {
+            counts.categories.entry(tag).or_default().add(score);
         }
     }
     done(journal, indexed.iter().map(|d| (d.segment, d.id.as_str())));
@@ -416,6 +437,7 @@ async fn deliver_buffer(
                 *counts.failed.entry(f.code.clone()).or_default() += 1;
             }
             counts.backup_objects.push(key);
+            Live::add(&live.not_indexed, failed.len() as u64);
             done(
                 journal,
                 failed.iter().map(|f| (f.doc.segment, f.doc.id.as_str())),
@@ -426,6 +448,7 @@ async fn deliver_buffer(
             for f in &failed {
                 *counts.kept.entry(f.code.clone()).or_default() += 1;
             }
+            Live::add(&live.kept, failed.len() as u64);
         }
     }
 }

@@ -6,6 +6,35 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use search_store::verdict::{verdict, TagStats, Verdict};
+
+use crate::live::Freshness;
+
+/// One tag's documents and sentiment scores.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TagAcc {
+    /// Documents.
+    pub docs: u64,
+    /// Documents with a score.
+    pub scored: u64,
+    /// Sum of scores.
+    pub sum: f64,
+    /// Sum of squared scores.
+    pub sum_of_squares: f64,
+}
+
+impl TagAcc {
+    /// Counts a document, and its score when it has one.
+    pub fn add(&mut self, score: Option<f64>) {
+        self.docs += 1;
+        if let Some(s) = score {
+            self.scored += 1;
+            self.sum += s;
+            self.sum_of_squares += s * s;
+        }
+    }
+}
+
 /// What the processing stage did.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Processed {
@@ -36,8 +65,8 @@ pub struct Delivered {
     pub failed: BTreeMap<String, u64>,
     /// Documents neither indexed nor backed up (the backup failed), per cause.
     pub kept: BTreeMap<String, u64>,
-    /// Per category: (documents, sum of sentiment scores, documents with a score).
-    pub categories: BTreeMap<String, (u64, f64, u64)>,
+    /// Per tag (a post with two tags counts for each).
+    pub categories: BTreeMap<String, TagAcc>,
     /// Backup objects written.
     pub backup_objects: Vec<String>,
     /// Time spent delivering (`_bulk` round trips and retries, file writes).
@@ -57,6 +86,8 @@ pub struct LocalSummary {
     pub delivered: Delivered,
     /// Records still in the journal at the end (delivered on the next start).
     pub journaled: u64,
+    /// From read (or arrival) to searchable.
+    pub freshness: Option<Freshness>,
 }
 
 fn add(into: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) {
@@ -94,24 +125,23 @@ impl LocalSummary {
             + self.kept().values().sum::<u64>()
     }
 
-    /// The cats-vs-dogs verdict: the tag (other than `multiple` / `uncategorized`) with the
-    /// highest mean sentiment, with every tag's mean.
-    pub fn verdict(&self) -> Option<String> {
-        let means: Vec<(&String, f64, u64)> = self
-            .delivered
+    /// Each tag's scores.
+    pub fn tag_stats(&self) -> Vec<TagStats> {
+        self.delivered
             .categories
             .iter()
-            .filter(|(k, (_, _, scored))| {
-                *scored > 0 && k.as_str() != "multiple" && k.as_str() != "uncategorized"
+            .map(|(tag, a)| TagStats {
+                tag: tag.clone(),
+                n: a.scored,
+                sum: a.sum,
+                sum_of_squares: a.sum_of_squares,
             })
-            .map(|(k, (n, sum, scored))| (k, sum / *scored as f64, *n))
-            .collect();
-        let best = means.iter().max_by(|a, b| a.1.total_cmp(&b.1))?;
-        let parts: Vec<String> = means
-            .iter()
-            .map(|(k, m, n)| format!("{k} {m:+.3} ({n} posts)"))
-            .collect();
-        Some(format!("{} win: {}", best.0, parts.join(" vs ")))
+            .collect()
+    }
+
+    /// The cats-vs-dogs verdict, with its confidence.
+    pub fn verdict(&self) -> Verdict {
+        verdict(&self.tag_stats())
     }
 
     /// The end-of-run table.
@@ -143,16 +173,9 @@ impl LocalSummary {
                 v.to_string(),
             );
         }
-        for (k, (n, sum, scored)) in &self.delivered.categories {
-            let mean = if *scored > 0 {
-                format!("{:+.3}", sum / *scored as f64)
-            } else {
-                "-".into()
-            };
-            row(
-                &format!("category {k} (mean sentiment)"),
-                format!("{n} ({mean})"),
-            );
+        for t in self.tag_stats() {
+            let docs = self.delivered.categories.get(&t.tag).map_or(0, |a| a.docs);
+            row(&format!("tag {}", t.tag), docs.to_string());
         }
         row("backup objects", self.backup_objects().len().to_string());
         if self.journaled > 0 {
@@ -161,8 +184,18 @@ impl LocalSummary {
                 self.journaled.to_string(),
             );
         }
-        if let Some(v) = self.verdict() {
-            s.push_str(&format!("  verdict: {v}\n"));
+        if let Some(f) = self.freshness {
+            let from = if f.from_read == f.count { "read" } else { "arrival" };
+            row(
+                &format!("freshness ({from} to searchable)"),
+                format!("p50 {:.2} s, p95 {:.2} s", f.p50_ms as f64 / 1e3, f.p95_ms as f64 / 1e3),
+            );
+        }
+        if self.delivered.indexed > 0 {
+            s.push_str(&format!("  verdict: {}\n", self.verdict()));
+            for t in self.tag_stats().iter().filter(|t| t.n > 0) {
+                s.push_str(&format!("    {:<12} mean sentiment {}\n", t.tag, t.describe()));
+            }
         }
         s
     }
@@ -173,25 +206,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_verdict_names_the_happier_tag_and_every_record_is_accounted() {
+    fn the_verdict_says_how_sure_it_is_and_every_record_is_accounted() {
         let mut s = LocalSummary::default();
-        s.delivered.categories.insert("cats".into(), (10, 2.0, 10));
-        s.delivered.categories.insert("dogs".into(), (10, 3.0, 10));
-        s.delivered
-            .categories
-            .insert("multiple".into(), (1, 1.0, 1));
-        let v = s.verdict().unwrap();
-        assert!(
-            v.starts_with("dogs win: cats +0.200 (10 posts) vs dogs +0.300 (10 posts)"),
-            "{v}"
-        );
+        for (tag, scores) in [("cats", [0.1, 0.2, 0.3, 0.2]), ("dogs", [0.7, 0.8, 0.9, 0.8])] {
+            let acc = s.delivered.categories.entry(tag.into()).or_default();
+            for x in scores {
+                acc.add(Some(x));
+            }
+        }
+        assert!(matches!(s.verdict(), Verdict::Winner { ref tag, .. } if tag == "dogs"));
         s.delivered.indexed = 20;
         s.processed.dropped.insert("retweet".into(), 2);
         s.processed.failed.insert("invalid_json".into(), 1);
         s.delivered.kept.insert("Dir.WriteFailed".into(), 4);
         assert_eq!(s.accounted(), 27);
-        assert!(s
-            .table()
-            .contains("NOT DELIVERED, in the journal: Dir.WriteFailed"));
+        let table = s.table();
+        assert!(table.contains("NOT DELIVERED, in the journal: Dir.WriteFailed"), "{table}");
+        assert!(table.contains("verdict: dogs win"), "{table}");
+        assert!(table.contains("cats         mean sentiment +0.200 ± "), "{table}");
     }
 }

@@ -92,8 +92,8 @@ pub struct Wire {
     pub queue: Mutex<Option<mpsc::Sender<Arrived>>>,
     /// Record ids.
     pub ids: RecordIds,
-    /// Records acknowledged.
-    pub acknowledged: AtomicU64,
+    /// The live counters (records acknowledged among them).
+    pub live: Arc<crate::live::Live>,
 }
 
 /// An AWS JSON 1.1 answer (`application/x-amz-json-1.1`) with this status and body.
@@ -297,7 +297,7 @@ async fn accept(wire: &Wire, queue: &mpsc::Sender<Arrived>, decoded: Vec<Vec<u8>
                     data: e.data,
                     segment,
                 });
-                wire.acknowledged.fetch_add(1, Ordering::Relaxed);
+                wire.live.received.fetch_add(1, Ordering::Relaxed);
             }
         }
         Err(e) => {

@@ -1,5 +1,7 @@
 //! The `producer` commands: each wires a source to the sink through [`run::pipeline`].
 
+#[cfg(feature = "local")]
+pub mod dashboard;
 pub mod failed;
 pub mod rules;
 pub mod run;
@@ -20,6 +22,10 @@ pub async fn dispatch(command: Command) -> Result<()> {
     match command {
         Command::Rules { action } => rules::rules(action).await,
         Command::Failed { action } => failed::failed(action).await,
+        #[cfg(feature = "local")]
+        Command::Dashboard { view, port } => dashboard::serve_view(view, port).await,
+        #[cfg(feature = "local")]
+        Command::Export { out, to } => dashboard::export(&out, &to),
         Command::X {
             x,
             stall_secs,

@@ -49,6 +49,11 @@ where
         .or(args.firehose_endpoint_url.clone());
     #[cfg(not(feature = "local"))]
     let endpoint = args.firehose_endpoint_url.clone();
+    #[cfg(feature = "local")]
+    let page = match (&local, args.local.dashboard) {
+        (Some(stream), true) => Some(super::dashboard::live_page(stream, &args.local).await?),
+        _ => None,
+    };
 
     let signals = {
         let (stop_tx, grace_tx) = (stop_tx, grace_tx);
@@ -77,6 +82,20 @@ where
         rejects_path: args.rejects_file.clone(),
         write_retry: Duration::from_secs(args.spill_retry_secs),
         ..SinkConfig::new(&args.stream)
+    };
+    #[cfg(feature = "local")]
+    let config = match &local {
+        // In-process, the stream measures freshness from when each record was read.
+        Some(stream) => {
+            let live = stream.live();
+            SinkConfig {
+                on_accepted: Some(sink::OnAccepted(Arc::new(move |id, read_ms| {
+                    live.note_read(id, read_ms)
+                }))),
+                ..config
+            }
+        }
+        None => config,
     };
     let (done_tx, done_rx) = watch::channel(false);
     let progress_task = tokio::spawn(progress::report(Arc::clone(&stats), done_rx));
@@ -140,11 +159,16 @@ where
         local_kept == 0,
         "the local stream could not deliver nor back up {local_kept} records; they are in its journal and go first on its next start"
     );
+    #[cfg(feature = "local")]
+    if let Some(page) = page {
+        eprintln!("\ndashboard: {} (serving until Ctrl-C)", page.url);
+        signal().await;
+    }
     Ok(())
 }
 
 /// Ctrl-C or SIGTERM.
-async fn signal() {
+pub async fn signal() {
     use tokio::signal::unix::{signal, SignalKind};
     match signal(SignalKind::terminate()) {
         Ok(mut term) => {

@@ -64,6 +64,19 @@ pub struct SinkConfig {
     pub rejects_path: PathBuf,
     /// How long a failed write to those files is retried.
     pub write_retry: Duration,
+    /// Told each accepted record's id and when it was read (the local stream measures
+    /// freshness from there).
+    pub on_accepted: Option<OnAccepted>,
+}
+
+/// A hook told `(record id, read ms)` for every record Firehose accepts.
+#[derive(Clone)]
+pub struct OnAccepted(pub Arc<dyn Fn(&str, i64) + Send + Sync>);
+
+impl std::fmt::Debug for OnAccepted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OnAccepted(..)")
+    }
 }
 
 impl SinkConfig {
@@ -79,6 +92,7 @@ impl SinkConfig {
             spill_max_bytes: 1 << 30,
             rejects_path: PathBuf::from("producer-rejects.ndjson"),
             write_retry: Duration::from_secs(30),
+            on_accepted: None,
         }
     }
 }
@@ -393,7 +407,9 @@ impl Sink {
         let stats = Arc::clone(&self.stats);
         let client = &self.client;
         let stream = self.config.stream.as_str();
+        let on_accepted = self.config.on_accepted.clone();
         let result = retry::run(policy, "firehose PutRecordBatch", grace, |attempt| {
+            let on_accepted = on_accepted.clone();
             let now: Vec<usize> = take(pending).clone();
             Stats::add(&stats.calls, 1);
             if attempt > 1 {
@@ -427,6 +443,11 @@ impl Sink {
                             {
                                 Some((None, _)) => {
                                     ok += 1;
+                                    if let (Some(hook), Some(id)) =
+                                        (&on_accepted, answers[pos].record_id())
+                                    {
+                                        (hook.0)(id, batch[i].read_ms);
+                                    }
                                     take(accepted).push(i)
                                 }
                                 Some((Some("InvalidArgumentException"), message)) => take(invalid)

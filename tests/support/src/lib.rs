@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod browser;
 pub mod comprehend_server;
 pub mod firehose_server;
 pub mod http;
