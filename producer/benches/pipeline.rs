@@ -29,11 +29,16 @@ use tokio::sync::{mpsc, watch};
 fn recording(root: &Path, dir: &Path, n: usize) -> PathBuf {
     let rec = dir.join(format!("pipeline-{n}.ndjson"));
     if !rec.exists() {
-        let gz = file::open(&root.join("fixtures/recorded/cats-dogs-2000.ndjson.gz")).expect("recording");
+        let gz = file::open(&root.join("fixtures/recorded/cats-dogs-2000.ndjson.gz"))
+            .expect("recording");
         let posts: Vec<String> = std::io::BufRead::lines(gz).map_while(Result::ok).collect();
         let mut text = String::new();
         for i in 0..n {
-            text.push_str(&posts[i % posts.len()].replacen("\"id\":\"", &format!("\"id\":\"{i:09}-"), 1));
+            text.push_str(&posts[i % posts.len()].replacen(
+                "\"id\":\"",
+                &format!("\"id\":\"{i:09}-"),
+                1,
+            ));
             text.push('\n');
         }
         std::fs::write(&rec, text).expect("write");
@@ -42,7 +47,13 @@ fn recording(root: &Path, dir: &Path, n: usize) -> PathBuf {
 }
 
 /// One run: `rec` at `rate` (None: as fast as possible) into a fresh destination.
-async fn run(dir: &Path, name: &str, rec: &Path, rate: Option<f64>, os: Option<&ServerProcess>) -> (LocalSummary, Arc<Stats>) {
+async fn run(
+    dir: &Path,
+    name: &str,
+    rec: &Path,
+    rate: Option<f64>,
+    os: Option<&ServerProcess>,
+) -> (LocalSummary, Arc<Stats>) {
     let out = dir.join(format!("pipeline-bench-{name}"));
     let _ = std::fs::remove_dir_all(&out);
     let config = transform::Config::default();
@@ -65,7 +76,9 @@ async fn run(dir: &Path, name: &str, rec: &Path, rate: Option<f64>, os: Option<&
     let client = producer::sink::client(Some(&local.url)).await;
     let live = local.live();
     let sink_config = SinkConfig {
-        on_accepted: Some(OnAccepted(Arc::new(move |id, read_ms| live.note_read(id, read_ms)))),
+        on_accepted: Some(OnAccepted(Arc::new(move |id, read_ms| {
+            live.note_read(id, read_ms)
+        }))),
         ..SinkConfig::new("bench")
     };
     let sink = Sink::new(client, sink_config, Arc::clone(&stats));
@@ -74,11 +87,20 @@ async fn run(dir: &Path, name: &str, rec: &Path, rate: Option<f64>, os: Option<&
         .await
         .expect("replay");
     task.await.expect("sink");
-    (local.finish(Duration::from_secs(3600)).await.expect("finish"), stats)
+    (
+        local
+            .finish(Duration::from_secs(3600))
+            .await
+            .expect("finish"),
+        stats,
+    )
 }
 
 fn main() {
-    let n: usize = std::env::var("PIPELINE_BENCH_RECORDS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let n: usize = std::env::var("PIPELINE_BENCH_RECORDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let dir = root.join("target/bench");
     std::fs::create_dir_all(&dir).expect("target/bench");
@@ -86,8 +108,16 @@ fn main() {
         Ok("opensearch") => Some(opensearch()),
         _ => None,
     };
-    let destination = if os.is_some() { "osmem-server" } else { "embedded store" };
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let destination = if os.is_some() {
+        "osmem-server"
+    } else {
+        "embedded store"
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
 
     eprintln!("[1/2] {n} posts: file -> producer sink -> local stream -> transform (VADER) -> {destination}");
     let rec = recording(&root, &dir, n);

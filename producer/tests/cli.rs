@@ -165,7 +165,10 @@ fn local_mode_runs_the_whole_pipeline_on_the_bundled_recording() {
         .unwrap();
     let export_err = String::from_utf8_lossy(&export.stderr);
     assert!(export.status.success(), "{export_err}");
-    assert!(export_err.contains(&format!("exported {indexed} documents")), "{export_err}");
+    assert!(
+        export_err.contains(&format!("exported {indexed} documents")),
+        "{export_err}"
+    );
     let mut lines = 0;
     for entry in std::fs::read_dir(&exported).unwrap() {
         let path = entry.unwrap().path();

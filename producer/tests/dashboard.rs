@@ -23,7 +23,8 @@ fn root() -> PathBuf {
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("producer-dashboard-{}-{name}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("producer-dashboard-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -57,17 +58,26 @@ fn wait_line(rx: &mpsc::Receiver<String>, needle: &str, seen: &mut Vec<String>) 
         match rx.recv_timeout(Duration::from_secs(120)) {
             Ok(line) if line.contains(needle) => return line,
             Ok(line) => seen.push(line),
-            Err(e) => panic!("no line with {needle:?} ({e}); so far:\n{}", seen.join("\n")),
+            Err(e) => panic!(
+                "no line with {needle:?} ({e}); so far:\n{}",
+                seen.join("\n")
+            ),
         }
     }
 }
 
 fn url_in(line: &str) -> String {
-    line.split_whitespace().find(|w| w.starts_with("http://127.0.0.1:")).unwrap().to_string()
+    line.split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .unwrap()
+        .to_string()
 }
 
 fn signal(child: &Child, name: &str) {
-    Command::new("kill").args([name, &child.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args([name, &child.id().to_string()])
+        .status()
+        .unwrap();
 }
 
 /// Per tag: documents, from the store's export.
@@ -86,7 +96,9 @@ fn exported_per_tag(out: &Path) -> BTreeMap<String, u64> {
         for line in std::fs::read_to_string(e.unwrap().path()).unwrap().lines() {
             let doc: Value = serde_json::from_str(line).unwrap();
             for tag in doc["categories"].as_array().unwrap() {
-                *per_tag.entry(tag.as_str().unwrap().to_string()).or_default() += 1;
+                *per_tag
+                    .entry(tag.as_str().unwrap().to_string())
+                    .or_default() += 1;
             }
         }
     }
@@ -104,30 +116,67 @@ async fn the_quick_start_ends_on_a_live_dashboard() {
     let out = scratch("quick-start");
     let rec = root().join("fixtures/recorded/cats-dogs-2000.ndjson.gz");
     // Paced, so the page is seen while the stream runs (about 8 s).
-    let (mut child, rx) = spawn(&["file", rec.to_str().unwrap(), "--rate", "250", "--local", "--dashboard"], &out);
+    let (mut child, rx) = spawn(
+        &[
+            "file",
+            rec.to_str().unwrap(),
+            "--rate",
+            "250",
+            "--local",
+            "--dashboard",
+        ],
+        &out,
+    );
     let mut seen = Vec::new();
     let url = url_in(&wait_line(&rx, "dashboard: ", &mut seen));
     let browser = Browser::start(1400, 2150).await;
     browser.client.goto(&url).await.unwrap();
     browser
-        .wait_for("return Number(document.body.dataset.refreshes || 0) >= 1", "the first refresh", Duration::from_secs(30))
+        .wait_for(
+            "return Number(document.body.dataset.refreshes || 0) >= 1",
+            "the first refresh",
+            Duration::from_secs(30),
+        )
         .await;
     let first = browser.dashboard().await;
     let indexed = |page: &Value| -> u64 {
-        page["outcomes"]["indexed"].as_str().unwrap_or("0").replace(',', "").parse().unwrap()
+        page["outcomes"]["indexed"]
+            .as_str()
+            .unwrap_or("0")
+            .replace(',', "")
+            .parse()
+            .unwrap()
     };
     // It refreshes on its own, and the counts grow while the stream runs.
     browser
-        .wait_for("return Number(document.body.dataset.refreshes || 0) >= 3", "live refreshes", Duration::from_secs(30))
+        .wait_for(
+            "return Number(document.body.dataset.refreshes || 0) >= 3",
+            "live refreshes",
+            Duration::from_secs(30),
+        )
         .await;
     let later = browser.dashboard().await;
-    assert!(indexed(&later) > indexed(&first), "the page is live: {} then {}", indexed(&first), indexed(&later));
+    assert!(
+        indexed(&later) > indexed(&first),
+        "the page is live: {} then {}",
+        indexed(&first),
+        indexed(&later)
+    );
 
     // The run ends with the URL and keeps serving.
     let last = wait_line(&rx, "serving until Ctrl-C", &mut seen);
     assert_eq!(url_in(&last), url);
-    assert!(seen.iter().any(|l| l.contains("freshness (read to searchable)")), "{}", seen.join("\n"));
-    assert!(seen.iter().any(|l| l.contains("verdict: ")), "{}", seen.join("\n"));
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("freshness (read to searchable)")),
+        "{}",
+        seen.join("\n")
+    );
+    assert!(
+        seen.iter().any(|l| l.contains("verdict: ")),
+        "{}",
+        seen.join("\n")
+    );
     let refreshes = browser.dashboard().await["refreshes"].as_u64().unwrap();
     browser.client.refresh().await.unwrap();
     browser
@@ -135,7 +184,10 @@ async fn the_quick_start_ends_on_a_live_dashboard() {
         .await;
     let page = browser.dashboard().await;
     assert!(refreshes >= 3);
-    assert_eq!(console_errors(&browser.console().await), Vec::<String>::new());
+    assert_eq!(
+        console_errors(&browser.console().await),
+        Vec::<String>::new()
+    );
     assert_eq!(page["errors"], serde_json::json!([]));
     for (id, p) in page["panels"].as_object().unwrap() {
         assert_eq!(p["state"], "drawn", "{id}: {}", p["text"]);
@@ -146,17 +198,31 @@ async fn the_quick_start_ends_on_a_live_dashboard() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| (r[0].as_str().unwrap().to_string(), r[1].as_str().unwrap().parse().unwrap()))
+        .map(|r| {
+            (
+                r[0].as_str().unwrap().to_string(),
+                r[1].as_str().unwrap().parse().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(shown, per_tag);
     // The burst of dogs from 14:00 to 14:30 is the highest point of posts over time.
-    let over_time = page["panels"]["posts-over-time"]["rows"].as_array().unwrap();
+    let over_time = page["panels"]["posts-over-time"]["rows"]
+        .as_array()
+        .unwrap();
     let peak = over_time
         .iter()
         .max_by_key(|r| r[2].as_str().unwrap().parse::<u64>().unwrap())
         .unwrap();
-    assert_eq!((peak[0].as_str().unwrap(), peak[1].as_str().unwrap()), ("2026-11-30T14:00:00.000Z", "dogs"), "{over_time:?}");
-    assert!(page["verdict"].as_str().unwrap().contains("Welch"), "{page}");
+    assert_eq!(
+        (peak[0].as_str().unwrap(), peak[1].as_str().unwrap()),
+        ("2026-11-30T14:00:00.000Z", "dogs"),
+        "{over_time:?}"
+    );
+    assert!(
+        page["verdict"].as_str().unwrap().contains("Welch"),
+        "{page}"
+    );
 
     let png = browser.screenshot().await;
     let size = png_size(&png);
@@ -165,8 +231,13 @@ async fn the_quick_start_ends_on_a_live_dashboard() {
     if std::env::var_os("UPDATE_SCREENSHOT").is_some() {
         std::fs::write(&committed, &png).unwrap();
     }
-    let committed = std::fs::read(&committed).expect("docs/dashboard.png (UPDATE_SCREENSHOT=1 makes it)");
-    assert_eq!(png_size(&committed), size, "the README's screenshot is of this page at this size");
+    let committed =
+        std::fs::read(&committed).expect("docs/dashboard.png (UPDATE_SCREENSHOT=1 makes it)");
+    assert_eq!(
+        png_size(&committed),
+        size,
+        "the README's screenshot is of this page at this size"
+    );
 
     // Ctrl-C ends it, cleanly.
     signal(&child, "-INT");
@@ -179,12 +250,25 @@ async fn the_quick_start_ends_on_a_live_dashboard() {
 fn two_runs_on_one_store_the_second_is_refused() {
     let out = scratch("two-runs");
     let rec = root().join("fixtures/tweets/basic.ndjson");
-    let (mut first, rx) = spawn(&["file", rec.to_str().unwrap(), "--rate", "5", "--loop", "--local"], &out);
+    let (mut first, rx) = spawn(
+        &[
+            "file",
+            rec.to_str().unwrap(),
+            "--rate",
+            "5",
+            "--loop",
+            "--local",
+        ],
+        &out,
+    );
     let mut seen = Vec::new();
     // The first run is up once its store exists.
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while !out.join("store/meta.json").exists() {
-        assert!(std::time::Instant::now() < deadline, "the first run did not start");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first run did not start"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     let second = Command::new(env!("CARGO_BIN_EXE_producer"))
@@ -194,7 +278,11 @@ fn two_runs_on_one_store_the_second_is_refused() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert!(!second.status.success(), "{stderr}");
-    assert!(stderr.contains("in use by another run") && stderr.contains(&out.join("store").display().to_string()), "{stderr}");
+    assert!(
+        stderr.contains("in use by another run")
+            && stderr.contains(&out.join("store").display().to_string()),
+        "{stderr}"
+    );
     signal(&first, "-TERM");
     assert!(first.wait().unwrap().success());
     while let Ok(line) = rx.try_recv() {
@@ -210,14 +298,29 @@ fn two_runs_on_one_store_the_second_is_refused() {
 fn a_store_that_cannot_be_read_is_named() {
     let out = scratch("unreadable");
     let run = |out: &Path| {
-        let o = Command::new(env!("CARGO_BIN_EXE_producer")).args(["dashboard", "--out"]).arg(out).output().unwrap();
-        (o.status.success(), String::from_utf8_lossy(&o.stderr).into_owned())
+        let o = Command::new(env!("CARGO_BIN_EXE_producer"))
+            .args(["dashboard", "--out"])
+            .arg(out)
+            .output()
+            .unwrap();
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
     };
     let (ok, stderr) = run(&out);
-    assert!(!ok && stderr.contains("no store here") && stderr.contains(&out.join("store").display().to_string()), "{stderr}");
+    assert!(
+        !ok && stderr.contains("no store here")
+            && stderr.contains(&out.join("store").display().to_string()),
+        "{stderr}"
+    );
     std::fs::create_dir_all(out.join("store")).unwrap();
     std::fs::write(out.join("store/meta.json"), "{ not json").unwrap();
     let (ok, stderr) = run(&out);
-    assert!(!ok && stderr.contains("cannot open the store at") && stderr.contains(&out.join("store").display().to_string()), "{stderr}");
+    assert!(
+        !ok && stderr.contains("cannot open the store at")
+            && stderr.contains(&out.join("store").display().to_string()),
+        "{stderr}"
+    );
     std::fs::remove_dir_all(&out).unwrap();
 }

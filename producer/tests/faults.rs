@@ -295,7 +295,10 @@ fn an_out_that_cannot_be_written_fails_before_reading() {
     let err = text(&o);
     assert!(!o.status.success());
     // The first thing it opens there (the store) is named.
-    assert!(err.contains("cannot open the store at /proc/x/store"), "{err}");
+    assert!(
+        err.contains("cannot open the store at /proc/x/store"),
+        "{err}"
+    );
     assert!(!dir.join("producer-spill.ndjson").exists());
 }
 

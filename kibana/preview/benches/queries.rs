@@ -24,12 +24,16 @@ const START_MS: i64 = 1_796_083_200_000; // 2026-12-01T00:00:00Z
 const DAY_MS: i64 = 86_400_000;
 
 fn size() -> usize {
-    std::env::var("QUERY_BENCH_DOCS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000)
+    std::env::var("QUERY_BENCH_DOCS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000)
 }
 
 /// Builds (or reuses) a store of `n` documents.
 fn store(n: usize) -> Store {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../target/bench/query-store-{n}"));
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../target/bench/query-store-{n}"));
     if let Ok(s) = Store::open(&dir, Mode::Read) {
         if s.count() == n as u64 {
             eprintln!("[1/3] reusing {} ({n} documents)", dir.display());
@@ -38,7 +42,9 @@ fn store(n: usize) -> Store {
     }
     let _ = std::fs::remove_dir_all(&dir);
     let writer = Store::open(&dir, Mode::Write).expect("store");
-    let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
     let config = transform::Config::default();
     let backend = transform::Backend::local(config.sentiment_backend).expect("vader");
     let transformer = transform::Transformer::new(config, backend);
@@ -70,26 +76,50 @@ fn store(n: usize) -> Store {
             })
             .collect();
         for part in records.chunks(5_000) {
-            let event = transform::FirehoseEvent { records: part.to_vec(), ..Default::default() };
-            let (response, _) = rt.block_on(transformer.transform(&event, chrono::Utc::now())).expect("fits");
+            let event = transform::FirehoseEvent {
+                records: part.to_vec(),
+                ..Default::default()
+            };
+            let (response, _) = rt
+                .block_on(transformer.transform(&event, chrono::Utc::now()))
+                .expect("fits");
             let docs: Vec<(String, String, String)> = response
                 .records
                 .iter()
                 .filter(|r| r.result == transform::RecordResult::Ok)
                 .map(|r| {
-                    let json = base64::engine::general_purpose::STANDARD.decode(&r.data).expect("base64");
-                    let json = String::from_utf8(json).expect("utf-8").trim_end().to_string();
-                    (r.record_id.clone(), "social-posts-2026-12-01".to_string(), json)
+                    let json = base64::engine::general_purpose::STANDARD
+                        .decode(&r.data)
+                        .expect("base64");
+                    let json = String::from_utf8(json)
+                        .expect("utf-8")
+                        .trim_end()
+                        .to_string();
+                    (
+                        r.record_id.clone(),
+                        "social-posts-2026-12-01".to_string(),
+                        json,
+                    )
                 })
                 .collect();
             let refused = writer
-                .add(docs.iter().map(|(id, index, json)| (id.as_str(), index.as_str(), json.as_str())))
+                .add(
+                    docs.iter()
+                        .map(|(id, index, json)| (id.as_str(), index.as_str(), json.as_str())),
+                )
                 .expect("add");
-            assert!(refused.iter().all(Option::is_none), "{:?}", refused.iter().flatten().next());
+            assert!(
+                refused.iter().all(Option::is_none),
+                "{:?}",
+                refused.iter().flatten().next()
+            );
         }
         writer.commit().expect("commit");
         done += count;
-        eprintln!("[1/3] {done} / {n} documents ({:.0} documents/s)", done as f64 / started.elapsed().as_secs_f64());
+        eprintln!(
+            "[1/3] {done} / {n} documents ({:.0} documents/s)",
+            done as f64 / started.elapsed().as_secs_f64()
+        );
     }
     drop(writer);
     Store::open(&dir, Mode::Read).expect("reopen")
@@ -97,7 +127,10 @@ fn store(n: usize) -> Store {
 
 fn requests() -> Vec<(String, Spec, Value)> {
     let saved = SavedObjects::parse(saved::BUNDLED).expect("saved objects");
-    let range = TimeRange { from_ms: START_MS, to_ms: START_MS + DAY_MS };
+    let range = TimeRange {
+        from_ms: START_MS,
+        to_ms: START_MS + DAY_MS,
+    };
     let mut out: Vec<(String, Spec, Value)> = saved
         .visualizations
         .values()
@@ -117,17 +150,27 @@ fn requests() -> Vec<(String, Spec, Value)> {
 fn bench(c: &mut Criterion) {
     let n = size();
     let store = store(n);
-    eprintln!("[2/3] criterion: each panel's query on {} documents", store.count());
+    eprintln!(
+        "[2/3] criterion: each panel's query on {} documents",
+        store.count()
+    );
     let requests = requests();
     let mut group = c.benchmark_group(format!("dashboard_queries_{n}"));
-    group.sample_size(20).measurement_time(Duration::from_secs(4));
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(4));
     for (id, spec, request) in &requests {
         let answer = store.search("social-posts*", request).expect("answer");
         if id != "verdict" {
             let figures = spec.figures(&answer).expect("figures");
-            assert!(!figures.rows.is_empty() && figures.total == n as u64, "{id}: {figures:?}");
+            assert!(
+                !figures.rows.is_empty() && figures.total == n as u64,
+                "{id}: {figures:?}"
+            );
         }
-        group.bench_function(id.as_str(), |b| b.iter(|| store.search("social-posts*", request).expect("answer")));
+        group.bench_function(id.as_str(), |b| {
+            b.iter(|| store.search("social-posts*", request).expect("answer"))
+        });
     }
     group.finish();
     eprintln!("[3/3] 200 timed runs of each query for the 95th percentile");
@@ -142,7 +185,10 @@ fn bench(c: &mut Criterion) {
             })
             .collect();
         ms.sort_by(f64::total_cmp);
-        println!("| {id} | {:.1} | {:.1} | {:.1} |", ms[100], ms[190], ms[199]);
+        println!(
+            "| {id} | {:.1} | {:.1} | {:.1} |",
+            ms[100], ms[190], ms[199]
+        );
     }
 }
 

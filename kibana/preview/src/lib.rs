@@ -56,7 +56,10 @@ impl Backend {
             .connect_timeout(std::time::Duration::from_secs(5))
             .build()
             .map_err(|e| e.to_string())?;
-        Ok(Backend::OpenSearch { url: url.trim_end_matches('/').to_string(), client })
+        Ok(Backend::OpenSearch {
+            url: url.trim_end_matches('/').to_string(),
+            client,
+        })
     }
 
     /// Runs a search on the indices matching `pattern`.
@@ -77,13 +80,23 @@ impl Backend {
                     .await
                     .map_err(|e| format!("OpenSearch at {url}: {e}"))?;
                 let status = sent.status();
-                let text = sent.text().await.map_err(|e| format!("OpenSearch at {url}: {e}"))?;
+                let text = sent
+                    .text()
+                    .await
+                    .map_err(|e| format!("OpenSearch at {url}: {e}"))?;
                 if !status.is_success() {
                     let reason: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-                    let reason = reason["error"]["reason"].as_str().map(str::to_string).unwrap_or(text);
-                    return Err(format!("OpenSearch answered HTTP {}: {reason}", status.as_u16()));
+                    let reason = reason["error"]["reason"]
+                        .as_str()
+                        .map(str::to_string)
+                        .unwrap_or(text);
+                    return Err(format!(
+                        "OpenSearch answered HTTP {}: {reason}",
+                        status.as_u16()
+                    ));
                 }
-                serde_json::from_str(&text).map_err(|e| format!("OpenSearch answered something not JSON: {e}"))
+                serde_json::from_str(&text)
+                    .map_err(|e| format!("OpenSearch answered something not JSON: {e}"))
             }
         }
     }
@@ -132,15 +145,27 @@ impl Dashboard {
                 let vis = saved.visualizations.get(&p.visualization);
                 Panel {
                     id: p.visualization.clone(),
-                    title: vis.map(|v| v.title.clone()).unwrap_or_else(|| p.visualization.clone()),
+                    title: vis
+                        .map(|v| v.title.clone())
+                        .unwrap_or_else(|| p.visualization.clone()),
                     grid: p.grid,
                     spec: vis
-                        .ok_or_else(|| format!("visualization {} is not in the saved objects", p.visualization))
+                        .ok_or_else(|| {
+                            format!(
+                                "visualization {} is not in the saved objects",
+                                p.visualization
+                            )
+                        })
                         .and_then(|v| Spec::from_vis_state(&v.vis_state)),
                 }
             })
             .collect();
-        Dashboard { saved, panels, backend, status }
+        Dashboard {
+            saved,
+            panels,
+            backend,
+            status,
+        }
     }
 
     /// The panels.
@@ -191,7 +216,12 @@ impl Dashboard {
                 Err(why) => json!({"error": why}),
                 Ok(spec) => {
                     let request = spec.request(time_field, range);
-                    match self.backend.search(pattern, &request).await.and_then(|r| spec.figures(&r)) {
+                    match self
+                        .backend
+                        .search(pattern, &request)
+                        .await
+                        .and_then(|r| spec.figures(&r))
+                    {
                         Ok(f) => json!({"figures": f, "request": request}),
                         Err(e) => json!({"error": e, "request": request}),
                     }
@@ -199,7 +229,10 @@ impl Dashboard {
             };
             (p.id.clone(), figures)
         });
-        let panels: serde_json::Map<String, Value> = futures_util::future::join_all(searches).await.into_iter().collect();
+        let panels: serde_json::Map<String, Value> = futures_util::future::join_all(searches)
+            .await
+            .into_iter()
+            .collect();
         let verdict = self.verdict(range).await;
         json!({
             "range": {"from": range.from_iso(), "to": range.to_iso()},
@@ -219,7 +252,11 @@ impl Dashboard {
             "aggs": {"tags": {"terms": {"field": CATEGORY_FIELD, "size": 20},
                               "aggs": {"score": {"extended_stats": {"field": SCORE_FIELD}}}}},
         });
-        let response = match self.backend.search(&self.saved.index_pattern, &request).await {
+        let response = match self
+            .backend
+            .search(&self.saved.index_pattern, &request)
+            .await
+        {
             Ok(r) => r,
             Err(e) => return json!({"error": e}),
         };

@@ -106,17 +106,24 @@ impl Spec {
             let kind = agg["type"].as_str().unwrap_or_default().to_string();
             let schema = agg["schema"].as_str().unwrap_or_default().to_string();
             let params = agg["params"].clone();
-            let custom = params["customLabel"].as_str().filter(|l| !l.is_empty()).map(str::to_string);
+            let custom = params["customLabel"]
+                .as_str()
+                .filter(|l| !l.is_empty())
+                .map(str::to_string);
             let field = params["field"].as_str().map(str::to_string);
             if schema == "metric" {
                 if metric.is_some() {
-                    return Err(format!("more than one metric (aggregation {id}): the preview draws one"));
+                    return Err(format!(
+                        "more than one metric (aggregation {id}): the preview draws one"
+                    ));
                 }
                 if !METRICS.contains(&kind.as_str()) {
                     return Err(format!("metric aggregation [{kind}] (aggregation {id}) is not drawn by the preview"));
                 }
                 if kind != "count" && field.is_none() {
-                    return Err(format!("metric aggregation [{kind}] (aggregation {id}) has no field"));
+                    return Err(format!(
+                        "metric aggregation [{kind}] (aggregation {id}) has no field"
+                    ));
                 }
                 let label = custom.unwrap_or_else(|| match (&*kind, &field) {
                     ("count", _) => "Count".into(),
@@ -125,7 +132,12 @@ impl Spec {
                     (k, Some(f)) => format!("{}{} {f}", k[..1].to_uppercase(), &k[1..]),
                     (k, None) => k.to_string(),
                 });
-                metric = Some(Metric { id, kind, field, label });
+                metric = Some(Metric {
+                    id,
+                    kind,
+                    field,
+                    label,
+                });
             } else {
                 if !["terms", "date_histogram"].contains(&kind.as_str()) {
                     return Err(format!("bucket aggregation [{kind}] (aggregation {id}) is not drawn by the preview"));
@@ -135,22 +147,40 @@ impl Spec {
                     "terms" => format!("Top {} {field}", params["size"].as_u64().unwrap_or(5)),
                     _ => field.clone(),
                 });
-                buckets.push(Bucket { id, schema, kind, field, label, params });
+                buckets.push(Bucket {
+                    id,
+                    schema,
+                    kind,
+                    field,
+                    label,
+                    params,
+                });
             }
         }
         let metric = metric.ok_or("visState has no metric")?;
         if buckets.is_empty() {
             return Err("visState has no bucket aggregation".into());
         }
-        let value_axis = vis["params"]["valueAxes"][0]["title"]["text"].as_str().map(str::to_string);
-        Ok(Spec { chart, donut: vis["params"]["isDonut"] == true, metric, buckets, value_axis })
+        let value_axis = vis["params"]["valueAxes"][0]["title"]["text"]
+            .as_str()
+            .map(str::to_string);
+        Ok(Spec {
+            chart,
+            donut: vis["params"]["isDonut"] == true,
+            metric,
+            buckets,
+            value_axis,
+        })
     }
 
     /// The search request body for `range` on `time_field`.
     pub fn request(&self, time_field: &str, range: TimeRange) -> Value {
         let metric_agg = (self.metric.kind != "count").then(|| {
             let mut m = Map::new();
-            m.insert(self.metric.id.clone(), json!({ &self.metric.kind: {"field": self.metric.field} }));
+            m.insert(
+                self.metric.id.clone(),
+                json!({ &self.metric.kind: {"field": self.metric.field} }),
+            );
             m
         });
         let mut inner: Option<Map<String, Value>> = metric_agg.clone();
@@ -166,7 +196,8 @@ impl Spec {
                 }
                 _ => {
                     let dir = b.params["order"].as_str().unwrap_or("desc");
-                    let by_metric = b.params["orderBy"].as_str() == Some(self.metric.id.as_str()) && metric_agg.is_some();
+                    let by_metric = b.params["orderBy"].as_str() == Some(self.metric.id.as_str())
+                        && metric_agg.is_some();
                     let order = match by_metric {
                         true => json!({ &self.metric.id: dir }),
                         false => json!({"_count": dir}),
@@ -202,7 +233,15 @@ impl Spec {
     /// The figures in a search response to [`Spec::request`].
     pub fn figures(&self, response: &Value) -> Result<Figures, String> {
         let mut rows = Vec::new();
-        walk(self, response.get("aggregations").ok_or("the response has no aggregations")?, 0, &mut Vec::new(), &mut rows)?;
+        walk(
+            self,
+            response
+                .get("aggregations")
+                .ok_or("the response has no aggregations")?,
+            0,
+            &mut Vec::new(),
+            &mut rows,
+        )?;
         let mut columns: Vec<String> = self.buckets.iter().map(|b| b.label.clone()).collect();
         columns.push(self.metric.label.clone());
         let total = match &response["hits"]["total"] {
@@ -210,11 +249,21 @@ impl Spec {
             t => t["value"].as_u64(),
         }
         .unwrap_or(0);
-        Ok(Figures { columns, rows, total })
+        Ok(Figures {
+            columns,
+            rows,
+            total,
+        })
     }
 }
 
-fn walk(spec: &Spec, aggs: &Value, depth: usize, keys: &mut Vec<Value>, rows: &mut Vec<Vec<Value>>) -> Result<(), String> {
+fn walk(
+    spec: &Spec,
+    aggs: &Value,
+    depth: usize,
+    keys: &mut Vec<Value>,
+    rows: &mut Vec<Vec<Value>>,
+) -> Result<(), String> {
     let bucket = &spec.buckets[depth];
     let list = aggs[&bucket.id]["buckets"]
         .as_array()
@@ -222,12 +271,19 @@ fn walk(spec: &Spec, aggs: &Value, depth: usize, keys: &mut Vec<Value>, rows: &m
     for b in list {
         let key = match bucket.kind.as_str() {
             "date_histogram" => {
-                let ms = b["key"].as_f64().ok_or("a date bucket without a numeric key")? as i64;
+                let ms = b["key"]
+                    .as_f64()
+                    .ok_or("a date bucket without a numeric key")? as i64;
                 Value::String(crate::time::iso(ms))
             }
             _ => match &b["key"] {
                 Value::String(s) => Value::String(s.clone()),
-                other => Value::String(b["key_as_string"].as_str().map(str::to_string).unwrap_or_else(|| other.to_string())),
+                other => Value::String(
+                    b["key_as_string"]
+                        .as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| other.to_string()),
+                ),
             },
         };
         keys.push(key);
@@ -258,7 +314,10 @@ mod tests {
     }
 
     fn range() -> TimeRange {
-        TimeRange { from_ms: 0, to_ms: 86_400_000 }
+        TimeRange {
+            from_ms: 0,
+            to_ms: 86_400_000,
+        }
     }
 
     #[test]
@@ -277,8 +336,14 @@ mod tests {
         assert_eq!(histogram["date_histogram"]["fixed_interval"], "30m");
         let terms = &histogram["aggs"]["3"];
         assert_eq!(terms["terms"]["order"], json!({"1": "desc"}));
-        assert_eq!(terms["aggs"]["1"], json!({"avg": {"field": "sentiment.score"}}));
-        assert_eq!(r["query"]["bool"]["filter"][0]["range"]["arrived_at"]["gte"], "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            terms["aggs"]["1"],
+            json!({"avg": {"field": "sentiment.score"}})
+        );
+        assert_eq!(
+            r["query"]["bool"]["filter"][0]["range"]["arrived_at"]["gte"],
+            "1970-01-01T00:00:00.000Z"
+        );
     }
 
     #[test]
@@ -290,7 +355,10 @@ mod tests {
         let response = json!({"hits": {"total": {"value": 5}}, "aggregations": {"2": {"buckets": [
             {"key": "cats", "doc_count": 3}, {"key": "dogs", "doc_count": 2}]}}});
         let f = s.figures(&response).expect("figures");
-        assert_eq!(f.rows, vec![vec![json!("cats"), json!(3)], vec![json!("dogs"), json!(2)]]);
+        assert_eq!(
+            f.rows,
+            vec![vec![json!("cats"), json!(3)], vec![json!("dogs"), json!(2)]]
+        );
         assert_eq!(f.total, 5);
     }
 
@@ -298,9 +366,15 @@ mod tests {
     fn what_cannot_be_drawn_is_named() {
         for (vis, named) in [
             (json!({"type": "tagcloud", "aggs": []}), "[tagcloud]"),
-            (json!({"type": "pie", "aggs": [{"id": "1", "type": "percentiles", "schema": "metric", "params": {"field": "x"}}]}), "[percentiles]"),
-            (json!({"type": "pie", "aggs": [{"id": "1", "type": "count", "schema": "metric", "params": {}},
-                {"id": "2", "type": "geohash_grid", "schema": "segment", "params": {"field": "g"}}]}), "[geohash_grid]"),
+            (
+                json!({"type": "pie", "aggs": [{"id": "1", "type": "percentiles", "schema": "metric", "params": {"field": "x"}}]}),
+                "[percentiles]",
+            ),
+            (
+                json!({"type": "pie", "aggs": [{"id": "1", "type": "count", "schema": "metric", "params": {}},
+                {"id": "2", "type": "geohash_grid", "schema": "segment", "params": {"field": "g"}}]}),
+                "[geohash_grid]",
+            ),
         ] {
             let err = Spec::from_vis_state(&vis).expect_err(named);
             assert!(err.contains(named), "{err}");

@@ -71,20 +71,33 @@ impl SavedObjects {
         let mut index_pattern = None;
         let mut visualizations = BTreeMap::new();
         let mut dashboard = None;
-        for (n, line) in ndjson.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-            let o: Value = serde_json::from_str(line).map_err(|e| format!("line {}: not JSON: {e}", n + 1))?;
+        for (n, line) in ndjson
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let o: Value =
+                serde_json::from_str(line).map_err(|e| format!("line {}: not JSON: {e}", n + 1))?;
             let attributes = &o["attributes"];
             let id = o["id"].as_str().unwrap_or_default().to_string();
             match o["type"].as_str() {
                 Some("index-pattern") => index_pattern = Some(attributes.clone()),
                 Some("visualization") => {
                     let vis_state = match &attributes["visState"] {
-                        Value::String(s) => serde_json::from_str(s)
-                            .map_err(|e| format!("visualization {id}: visState is not JSON: {e}"))?,
+                        Value::String(s) => serde_json::from_str(s).map_err(|e| {
+                            format!("visualization {id}: visState is not JSON: {e}")
+                        })?,
                         other => other.clone(),
                     };
                     let title = attributes["title"].as_str().unwrap_or(&id).to_string();
-                    visualizations.insert(id.clone(), Visualization { id, title, vis_state });
+                    visualizations.insert(
+                        id.clone(),
+                        Visualization {
+                            id,
+                            title,
+                            vis_state,
+                        },
+                    );
                 }
                 Some("dashboard") => dashboard = Some(o.clone()),
                 _ => {}
@@ -100,7 +113,9 @@ impl SavedObjects {
             .filter_map(|r| Some((r["name"].as_str()?, r["id"].as_str()?)))
             .collect();
         let panels_json: Value = match &attributes["panelsJSON"] {
-            Value::String(s) => serde_json::from_str(s).map_err(|e| format!("panelsJSON is not JSON: {e}"))?,
+            Value::String(s) => {
+                serde_json::from_str(s).map_err(|e| format!("panelsJSON is not JSON: {e}"))?
+            }
             other => other.clone(),
         };
         let mut panels = Vec::new();
@@ -109,23 +124,45 @@ impl SavedObjects {
                 Some(name) => references
                     .get(name)
                     .map(|id| id.to_string())
-                    .ok_or_else(|| format!("panel reference {name} is not in the dashboard's references"))?,
-                None => p["id"].as_str().ok_or("a panel without panelRefName or id")?.to_string(),
+                    .ok_or_else(|| {
+                        format!("panel reference {name} is not in the dashboard's references")
+                    })?,
+                None => p["id"]
+                    .as_str()
+                    .ok_or("a panel without panelRefName or id")?
+                    .to_string(),
             };
             let g = &p["gridData"];
             let num = |k: &str| g[k].as_u64().unwrap_or(0) as u32;
             panels.push(DashboardPanel {
                 visualization,
-                grid: Grid { x: num("x"), y: num("y"), w: num("w").max(1), h: num("h").max(1) },
+                grid: Grid {
+                    x: num("x"),
+                    y: num("y"),
+                    w: num("w").max(1),
+                    h: num("h").max(1),
+                },
             });
         }
         Ok(SavedObjects {
-            index_pattern: pattern["title"].as_str().ok_or("the index pattern has no title")?.to_string(),
-            time_field: pattern["timeFieldName"].as_str().ok_or("the index pattern has no time field")?.to_string(),
+            index_pattern: pattern["title"]
+                .as_str()
+                .ok_or("the index pattern has no title")?
+                .to_string(),
+            time_field: pattern["timeFieldName"]
+                .as_str()
+                .ok_or("the index pattern has no time field")?
+                .to_string(),
             visualizations,
-            title: attributes["title"].as_str().unwrap_or("Dashboard").to_string(),
+            title: attributes["title"]
+                .as_str()
+                .unwrap_or("Dashboard")
+                .to_string(),
             panels,
-            time_from: attributes["timeFrom"].as_str().unwrap_or("now-24h").to_string(),
+            time_from: attributes["timeFrom"]
+                .as_str()
+                .unwrap_or("now-24h")
+                .to_string(),
             time_to: attributes["timeTo"].as_str().unwrap_or("now").to_string(),
             refresh_ms: match attributes["refreshInterval"]["pause"].as_bool() {
                 Some(false) => attributes["refreshInterval"]["value"].as_u64().unwrap_or(0),
@@ -146,14 +183,23 @@ mod tests {
         assert_eq!(saved.time_field, "arrived_at");
         assert_eq!(saved.panels.len(), saved.visualizations.len());
         for p in &saved.panels {
-            assert!(saved.visualizations.contains_key(&p.visualization), "{}", p.visualization);
+            assert!(
+                saved.visualizations.contains_key(&p.visualization),
+                "{}",
+                p.visualization
+            );
         }
-        assert_eq!((saved.time_from.as_str(), saved.refresh_ms), ("now-24h", 60_000));
+        assert_eq!(
+            (saved.time_from.as_str(), saved.refresh_ms),
+            ("now-24h", 60_000)
+        );
     }
 
     #[test]
     fn a_dangling_reference_is_named() {
-        let broken = BUNDLED.replace("\"name\":\"panel_0\"", "\"name\":\"panel_x\"").replace("\"name\": \"panel_0\"", "\"name\": \"panel_x\"");
+        let broken = BUNDLED
+            .replace("\"name\":\"panel_0\"", "\"name\":\"panel_x\"")
+            .replace("\"name\": \"panel_0\"", "\"name\": \"panel_x\"");
         let err = SavedObjects::parse(&broken).expect_err("dangling");
         assert!(err.contains("panel_0"), "{err}");
     }

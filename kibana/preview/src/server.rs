@@ -50,20 +50,33 @@ pub async fn serve(dashboard: Arc<Dashboard>, port: u16) -> std::io::Result<Serv
             let dashboard = Arc::clone(&dashboard);
             tokio::spawn(async move {
                 let service = service_fn(move |req| handle(req, Arc::clone(&dashboard)));
-                let _ = http1::Builder::new().serve_connection(TokioIo::new(conn), service).await;
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(conn), service)
+                    .await;
             });
         }
     });
-    Ok(Served { url, stop: Some(stop) })
+    Ok(Served {
+        url,
+        stop: Some(stop),
+    })
 }
 
-fn reply(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+fn reply(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(body.into()));
     *r.status_mut() = status;
-    r.headers_mut()
-        .insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static(content_type));
-    r.headers_mut()
-        .insert(hyper::header::CACHE_CONTROL, hyper::header::HeaderValue::from_static("no-store"));
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static(content_type),
+    );
+    r.headers_mut().insert(
+        hyper::header::CACHE_CONTROL,
+        hyper::header::HeaderValue::from_static("no-store"),
+    );
     r
 }
 
@@ -95,7 +108,10 @@ fn percent_decode(s: &str) -> String {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                match u8::from_str_radix(
+                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
+                    16,
+                ) {
                     Ok(b) => {
                         out.push(b);
                         i += 2;
@@ -110,15 +126,24 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-async fn handle(req: Request<Incoming>, dashboard: Arc<Dashboard>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(
+    req: Request<Incoming>,
+    dashboard: Arc<Dashboard>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     if req.method() != hyper::Method::GET {
-        return Ok(reply(StatusCode::METHOD_NOT_ALLOWED, "text/plain", "GET only"));
+        return Ok(reply(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "text/plain",
+            "GET only",
+        ));
     }
     Ok(match req.uri().path() {
         "/" | "/index.html" => reply(StatusCode::OK, "text/html; charset=utf-8", INDEX),
         "/app.js" => reply(StatusCode::OK, "text/javascript; charset=utf-8", APP),
         "/style.css" => reply(StatusCode::OK, "text/css; charset=utf-8", STYLE),
-        "/vendor/chart.umd.min.js" => reply(StatusCode::OK, "text/javascript; charset=utf-8", CHART_JS),
+        "/vendor/chart.umd.min.js" => {
+            reply(StatusCode::OK, "text/javascript; charset=utf-8", CHART_JS)
+        }
         "/favicon.ico" => reply(StatusCode::NO_CONTENT, "image/x-icon", Bytes::new()),
         "/api/layout" => json_reply(&dashboard.layout()),
         "/api/data" => {
@@ -135,8 +160,14 @@ mod tests {
 
     #[test]
     fn query_parameters_decode() {
-        let (from, to) = range_params(Some("from=2023-03-14T15%3A00%3A00Z&to=now-1h"), ("now-24h", "now"));
-        assert_eq!((from.as_str(), to.as_str()), ("2023-03-14T15:00:00Z", "now-1h"));
+        let (from, to) = range_params(
+            Some("from=2023-03-14T15%3A00%3A00Z&to=now-1h"),
+            ("now-24h", "now"),
+        );
+        assert_eq!(
+            (from.as_str(), to.as_str()),
+            ("2023-03-14T15:00:00Z", "now-1h")
+        );
         let (from, to) = range_params(None, ("now-24h", "now"));
         assert_eq!((from.as_str(), to.as_str()), ("now-24h", "now"));
         assert_eq!(percent_decode("a%2"), "a%2");

@@ -41,7 +41,9 @@ impl TimeRange {
         let from_ms = point(from, now)?;
         let to_ms = point(to, now)?;
         if from_ms > to_ms {
-            return Err(format!("the time range starts ({from}) after it ends ({to})"));
+            return Err(format!(
+                "the time range starts ({from}) after it ends ({to})"
+            ));
         }
         Ok(TimeRange { from_ms, to_ms })
     }
@@ -84,20 +86,29 @@ fn point(text: &str, now: DateTime<Utc>) -> Result<i64, String> {
         return Ok(now.timestamp_millis());
     }
     if let Some(rest) = t.strip_prefix("now-") {
-        let split = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let split = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let (n, unit) = rest.split_at(split);
-        let n: i64 = n.parse().map_err(|_| format!("time {text}: expected now-N followed by s, m, h, d or w"))?;
+        let n: i64 = n
+            .parse()
+            .map_err(|_| format!("time {text}: expected now-N followed by s, m, h, d or w"))?;
         let unit_ms = match unit {
             "s" => 1_000,
             "m" => 60_000,
             "h" => 3_600_000,
             "d" => 86_400_000,
             "w" => 604_800_000,
-            _ => return Err(format!("time {text}: unit {unit:?} is not one of s, m, h, d, w")),
+            _ => {
+                return Err(format!(
+                    "time {text}: unit {unit:?} is not one of s, m, h, d, w"
+                ))
+            }
         };
         return Ok(now.timestamp_millis() - n * unit_ms);
     }
-    search_store::parse_date(t).ok_or_else(|| format!("time {text}: not now, now-N<unit> or an ISO time"))
+    search_store::parse_date(t)
+        .ok_or_else(|| format!("time {text}: not now, now-N<unit> or an ISO time"))
 }
 
 #[cfg(test)]
@@ -105,7 +116,9 @@ mod tests {
     use super::*;
 
     fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-12-01T12:00:00Z").expect("now").with_timezone(&Utc)
+        DateTime::parse_from_rfc3339("2026-12-01T12:00:00Z")
+            .expect("now")
+            .with_timezone(&Utc)
     }
 
     #[test]
@@ -116,12 +129,18 @@ mod tests {
         let r = TimeRange::resolve("2026-12-01T10:00:00Z", "now-1h", now()).expect("absolute");
         assert_eq!(r.to_ms - r.from_ms, 3_600_000);
         assert!(TimeRange::resolve("now", "now-1h", now()).is_err());
-        assert!(TimeRange::resolve("now-3y", "now", now()).expect_err("unit").contains("\"y\""));
+        assert!(TimeRange::resolve("now-3y", "now", now())
+            .expect_err("unit")
+            .contains("\"y\""));
     }
 
     #[test]
     fn auto_intervals_aim_at_fifty_buckets() {
-        let at = |from: &str| TimeRange::resolve(from, "now", now()).expect("range").auto_interval();
+        let at = |from: &str| {
+            TimeRange::resolve(from, "now", now())
+                .expect("range")
+                .auto_interval()
+        };
         assert_eq!(at("now-24h"), "30m");
         assert_eq!(at("now-1h"), "1m");
         assert_eq!(at("now-7d"), "3h");

@@ -18,10 +18,16 @@ fn documents() -> Vec<(String, Value)> {
     let mut docs = Vec::new();
     for name in ["basic", "ugly"] {
         let path = test_support::root().join(format!("fixtures/expected/{name}.ndjson"));
-        for line in std::fs::read_to_string(&path).expect("expected fixtures").lines() {
+        for line in std::fs::read_to_string(&path)
+            .expect("expected fixtures")
+            .lines()
+        {
             let r: Value = serde_json::from_str(line).expect("JSON");
             if r["result"] == "Ok" {
-                docs.push((r["recordId"].as_str().expect("id").to_string(), r["document"].clone()));
+                docs.push((
+                    r["recordId"].as_str().expect("id").to_string(),
+                    r["document"].clone(),
+                ));
             }
         }
     }
@@ -44,7 +50,10 @@ fn bucket_iso(v: &Value) -> Option<String> {
 
 fn strings(v: &Value) -> Vec<String> {
     match v {
-        Value::Array(items) => items.iter().filter_map(|i| i.as_str().map(str::to_string)).collect(),
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|i| i.as_str().map(str::to_string))
+            .collect(),
         Value::String(s) => vec![s.clone()],
         _ => vec![],
     }
@@ -61,7 +70,8 @@ fn expected(docs: &[Value]) -> BTreeMap<&'static str, BTreeMap<Vec<String>, f64>
         }
         m
     };
-    let mean = |key_of: &dyn Fn(&Value) -> Vec<Vec<String>>, value: &dyn Fn(&Value) -> Option<f64>| {
+    let mean = |key_of: &dyn Fn(&Value) -> Vec<Vec<String>>,
+                value: &dyn Fn(&Value) -> Option<f64>| {
         let mut sums: BTreeMap<Vec<String>, (f64, f64)> = BTreeMap::new();
         for d in docs {
             let Some(v) = value(d) else { continue };
@@ -73,13 +83,30 @@ fn expected(docs: &[Value]) -> BTreeMap<&'static str, BTreeMap<Vec<String>, f64>
         }
         sums.into_iter().map(|(k, (s, n))| (k, s / n)).collect()
     };
-    let by = |field: &'static str| move |d: &Value| strings(&d[field]).into_iter().map(|s| vec![s]).collect::<Vec<_>>();
+    let by = |field: &'static str| {
+        move |d: &Value| {
+            strings(&d[field])
+                .into_iter()
+                .map(|s| vec![s])
+                .collect::<Vec<_>>()
+        }
+    };
     let over_time = |d: &Value| {
-        let Some(b) = bucket_iso(&d["created_at"]) else { return vec![] };
-        strings(&d["categories"]).into_iter().map(|c| vec![b.clone(), c]).collect()
+        let Some(b) = bucket_iso(&d["created_at"]) else {
+            return vec![];
+        };
+        strings(&d["categories"])
+            .into_iter()
+            .map(|c| vec![b.clone(), c])
+            .collect()
     };
     let score = |d: &Value| d["sentiment"]["score"].as_f64();
-    let label = |d: &Value| strings(&d["sentiment"]["label"]).into_iter().map(|s| vec![s]).collect::<Vec<_>>();
+    let label = |d: &Value| {
+        strings(&d["sentiment"]["label"])
+            .into_iter()
+            .map(|s| vec![s])
+            .collect::<Vec<_>>()
+    };
     BTreeMap::from([
         ("posts-per-category", count(&by("categories"))),
         ("sentiment-per-category", mean(&by("categories"), &score)),
@@ -87,7 +114,10 @@ fn expected(docs: &[Value]) -> BTreeMap<&'static str, BTreeMap<Vec<String>, f64>
         ("sentiment-over-time", mean(&over_time, &score)),
         ("sentiment-labels", count(&label)),
         ("top-hashtags", count(&by("hashtags"))),
-        ("engagement-per-category", mean(&by("categories"), &|d| d["metrics"]["engagement"].as_f64())),
+        (
+            "engagement-per-category",
+            mean(&by("categories"), &|d| d["metrics"]["engagement"].as_f64()),
+        ),
         ("languages", count(&by("lang"))),
     ])
 }
@@ -95,7 +125,11 @@ fn expected(docs: &[Value]) -> BTreeMap<&'static str, BTreeMap<Vec<String>, f64>
 /// Loads the page and checks everything it shows against the documents.
 async fn check_page(url: &str, docs: &[Value], name: &str) {
     let browser = Browser::start(1400, 1900).await;
-    browser.client.goto(&format!("{url}{QUERY}")).await.expect("the page loads");
+    browser
+        .client
+        .goto(&format!("{url}{QUERY}"))
+        .await
+        .expect("the page loads");
     browser
         .wait_for(
             "return Number(document.body.dataset.refreshes || 0) >= 1 && !document.querySelector('section.panel[data-state=loading]')",
@@ -109,46 +143,87 @@ async fn check_page(url: &str, docs: &[Value], name: &str) {
     let png = browser.screenshot().await;
     assert!(png.starts_with(b"\x89PNG"), "a PNG");
     std::fs::write(test_support::browser::screenshot_path(name), png).expect("screenshot");
-    assert_eq!(console_errors(&console), Vec::<String>::new(), "console errors");
+    assert_eq!(
+        console_errors(&console),
+        Vec::<String>::new(),
+        "console errors"
+    );
     assert_eq!(page["errors"], json!([]), "page errors");
     let want = expected(docs);
     let panels = page["panels"].as_object().expect("panels");
-    assert_eq!(panels.len(), want.len(), "every panel of the dashboard is on the page");
+    assert_eq!(
+        panels.len(),
+        want.len(),
+        "every panel of the dashboard is on the page"
+    );
     for (id, rows) in &want {
         let p = &panels[*id];
         assert_eq!(p["state"], "drawn", "{id}: {}", p["text"]);
         match id {
             &"top-hashtags" => assert!(p["table"] == true, "{id} is a table"),
-            _ => assert!(p["chart"].is_string() && p["painted"].as_u64() > Some(500), "{id} is a drawn chart: {p}"),
+            _ => assert!(
+                p["chart"].is_string() && p["painted"].as_u64() > Some(500),
+                "{id} is a drawn chart: {p}"
+            ),
         }
         let shown: Vec<Vec<String>> = serde_json::from_value(p["rows"].clone()).expect("rows");
         assert_eq!(shown.len(), rows.len(), "{id}: {shown:?} vs {rows:?}");
         for row in &shown {
             let (value, keys) = row.split_last().expect("a value");
-            let expected = rows.get(keys).unwrap_or_else(|| panic!("{id}: unexpected row {row:?}"));
-            let value: f64 = value.parse().unwrap_or_else(|_| panic!("{id}: value {value}"));
-            assert!((value - expected).abs() < 1e-6, "{id} {keys:?}: {value} vs {expected}");
+            let expected = rows
+                .get(keys)
+                .unwrap_or_else(|| panic!("{id}: unexpected row {row:?}"));
+            let value: f64 = value
+                .parse()
+                .unwrap_or_else(|_| panic!("{id}: value {value}"));
+            assert!(
+                (value - expected).abs() < 1e-6,
+                "{id} {keys:?}: {value} vs {expected}"
+            );
         }
         if ["posts-per-category", "top-hashtags", "languages"].contains(id) {
-            let values: Vec<f64> = shown.iter().map(|r| r.last().and_then(|v| v.parse().ok()).unwrap_or(0.0)).collect();
-            assert!(values.windows(2).all(|w| w[0] >= w[1]), "{id} is ordered by count: {values:?}");
+            let values: Vec<f64> = shown
+                .iter()
+                .map(|r| r.last().and_then(|v| v.parse().ok()).unwrap_or(0.0))
+                .collect();
+            assert!(
+                values.windows(2).all(|w| w[0] >= w[1]),
+                "{id} is ordered by count: {values:?}"
+            );
         }
     }
     let per_tag = &want["posts-per-category"];
     for t in page["tags"].as_array().expect("verdict tags") {
         let tag = t["tag"].as_str().expect("tag").to_string();
-        assert_eq!(t["n"].as_f64(), per_tag.get(&vec![tag.clone()]).copied(), "{tag}: n");
+        assert_eq!(
+            t["n"].as_f64(),
+            per_tag.get(&vec![tag.clone()]).copied(),
+            "{tag}: n"
+        );
         let mean = want["sentiment-per-category"][&vec![tag.clone()]];
-        assert!((t["mean"].as_f64().expect("mean") - mean).abs() < 1e-6, "{tag}: mean");
+        assert!(
+            (t["mean"].as_f64().expect("mean") - mean).abs() < 1e-6,
+            "{tag}: mean"
+        );
     }
-    assert!(page["verdict"].as_str().is_some_and(|v| v.contains("Welch")), "{page}");
+    assert!(
+        page["verdict"]
+            .as_str()
+            .is_some_and(|v| v.contains("Welch")),
+        "{page}"
+    );
 }
 
 fn embedded(dir: &std::path::Path) -> Arc<Store> {
     let store = Store::open(dir, Mode::Write).expect("store");
     let docs = documents();
-    let json: Vec<(String, String)> = docs.iter().map(|(id, d)| (id.clone(), d.to_string())).collect();
-    let refused = store.add(json.iter().map(|(id, d)| (id.as_str(), INDEX, d.as_str()))).expect("add");
+    let json: Vec<(String, String)> = docs
+        .iter()
+        .map(|(id, d)| (id.clone(), d.to_string()))
+        .collect();
+    let refused = store
+        .add(json.iter().map(|(id, d)| (id.as_str(), INDEX, d.as_str())))
+        .expect("add");
     assert!(refused.iter().all(Option::is_none), "{refused:?}");
     store.commit().expect("commit");
     Arc::new(store)
@@ -170,8 +245,17 @@ async fn the_page_sends_the_same_requests_to_opensearch() {
     let server = test_support::servers::opensearch();
     let http = reqwest::Client::new();
     let template: Value = serde_json::from_str(search_store::INDEX_TEMPLATE).expect("template");
-    let put = http.put(format!("{}/_index_template/social-posts", server.url)).json(&template).send().await.expect("template");
-    assert!(put.status().is_success(), "{}", put.text().await.unwrap_or_default());
+    let put = http
+        .put(format!("{}/_index_template/social-posts", server.url))
+        .json(&template)
+        .send()
+        .await
+        .expect("template");
+    assert!(
+        put.status().is_success(),
+        "{}",
+        put.text().await.unwrap_or_default()
+    );
     let mut bulk = String::new();
     for (id, d) in documents() {
         bulk.push_str(&json!({"index": {"_index": INDEX, "_id": id}}).to_string());
@@ -189,7 +273,11 @@ async fn the_page_sends_the_same_requests_to_opensearch() {
     let r: Value = r.json().await.expect("bulk answer");
     assert_eq!(r["errors"], false, "{r}");
     let saved = SavedObjects::parse(saved::BUNDLED).expect("saved objects");
-    let dashboard = Arc::new(Dashboard::new(saved, Backend::opensearch(&server.url).expect("client"), None));
+    let dashboard = Arc::new(Dashboard::new(
+        saved,
+        Backend::opensearch(&server.url).expect("client"),
+        None,
+    ));
     let served = dashboard_preview::serve(dashboard, 0).await.expect("serve");
     let docs: Vec<Value> = documents().into_iter().map(|(_, d)| d).collect();
     check_page(&served.url, &docs, "preview-opensearch.png").await;
@@ -203,7 +291,10 @@ async fn a_panel_the_page_cannot_draw_says_so_and_the_rest_are_drawn() {
     let broken = saved::BUNDLED
         .lines()
         .map(|l| match l.contains("\"id\":\"languages\"") {
-            true => l.replace("\\\"type\\\": \\\"pie\\\"", "\\\"type\\\": \\\"tagcloud\\\""),
+            true => l.replace(
+                "\\\"type\\\": \\\"pie\\\"",
+                "\\\"type\\\": \\\"tagcloud\\\"",
+            ),
             false => l.to_string(),
         })
         .collect::<Vec<_>>()
@@ -212,19 +303,33 @@ async fn a_panel_the_page_cannot_draw_says_so_and_the_rest_are_drawn() {
     let dashboard = Arc::new(Dashboard::new(saved, Backend::Embedded(store), None));
     let served = dashboard_preview::serve(dashboard, 0).await.expect("serve");
     let browser = Browser::start(1400, 1900).await;
-    browser.client.goto(&format!("{}{QUERY}", served.url)).await.expect("the page loads");
     browser
-        .wait_for("return Number(document.body.dataset.refreshes || 0) >= 1", "a refresh", Duration::from_secs(30))
+        .client
+        .goto(&format!("{}{QUERY}", served.url))
+        .await
+        .expect("the page loads");
+    browser
+        .wait_for(
+            "return Number(document.body.dataset.refreshes || 0) >= 1",
+            "a refresh",
+            Duration::from_secs(30),
+        )
         .await;
     let page = browser.dashboard().await;
     let languages = &page["panels"]["languages"];
     assert_eq!(languages["state"], "cannot-draw", "{languages}");
     let text = languages["text"].as_str().expect("text");
-    assert!(text.contains("languages") && text.contains("[tagcloud]"), "{text}");
+    assert!(
+        text.contains("languages") && text.contains("[tagcloud]"),
+        "{text}"
+    );
     for (id, p) in page["panels"].as_object().expect("panels") {
         if id != "languages" {
             assert_eq!(p["state"], "drawn", "{id}");
         }
     }
-    assert_eq!(console_errors(&browser.console().await), Vec::<String>::new());
+    assert_eq!(
+        console_errors(&browser.console().await),
+        Vec::<String>::new()
+    );
 }

@@ -29,7 +29,12 @@ impl std::fmt::Display for Refused {
 }
 
 /// Builds the tantivy document for `json` (its `_id`, `_index` and `_source` included).
-pub fn build(mapping: &Mapping, id: &str, index: &str, json: &str) -> Result<TantivyDocument, Refused> {
+pub fn build(
+    mapping: &Mapping,
+    id: &str,
+    index: &str,
+    json: &str,
+) -> Result<TantivyDocument, Refused> {
     let value: Value = serde_json::from_str(json).map_err(|e| Refused {
         kind: "mapper_parsing_exception",
         reason: format!("failed to parse: {e}"),
@@ -74,7 +79,13 @@ fn object(
     Ok(())
 }
 
-fn node_value(doc: &mut TantivyDocument, node: &Node, path: &str, value: &Value, id: &str) -> Result<(), Refused> {
+fn node_value(
+    doc: &mut TantivyDocument,
+    node: &Node,
+    path: &str,
+    value: &Value,
+    id: &str,
+) -> Result<(), Refused> {
     match (node, value) {
         (_, Value::Null) => Ok(()),
         (_, Value::Array(items)) => {
@@ -117,7 +128,12 @@ fn preview(v: &Value) -> String {
 }
 
 /// Adds one value; `Err(Some(reason))` / `Err(None)` when it does not fit.
-fn add(doc: &mut TantivyDocument, field: Field, kind: Kind, v: &Value) -> Result<(), Option<String>> {
+fn add(
+    doc: &mut TantivyDocument,
+    field: Field,
+    kind: Kind,
+    v: &Value,
+) -> Result<(), Option<String>> {
     match kind {
         Kind::Keyword { ignore_above } => {
             let s = match v {
@@ -191,7 +207,11 @@ pub fn parse_date(s: &str) -> Option<i64> {
             return Some(t.timestamp_millis());
         }
     }
-    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"] {
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+    ] {
         if let Ok(t) = NaiveDateTime::parse_from_str(s, format) {
             return Some(t.and_utc().timestamp_millis());
         }
@@ -212,8 +232,14 @@ mod tests {
 
     #[test]
     fn dates_in_every_form_the_template_accepts() {
-        assert_eq!(parse_date("2026-12-01T10:00:00.000Z"), Some(1_796_119_200_000));
-        assert_eq!(parse_date("2026-12-01T11:00:00+01:00"), Some(1_796_119_200_000));
+        assert_eq!(
+            parse_date("2026-12-01T10:00:00.000Z"),
+            Some(1_796_119_200_000)
+        );
+        assert_eq!(
+            parse_date("2026-12-01T11:00:00+01:00"),
+            Some(1_796_119_200_000)
+        );
         assert_eq!(parse_date("2026-12-01T10:00:00"), Some(1_796_119_200_000));
         assert_eq!(parse_date("2026-12-01"), Some(1_796_083_200_000));
         assert_eq!(parse_date("yesterday"), None);
@@ -222,22 +248,48 @@ mod tests {
 
     #[test]
     fn an_unmapped_field_is_refused_as_opensearch_refuses_it() {
-        let err = build(&mapping(), "1", "i", r#"{"post_id": "1", "sentiment": {"mood": 1}}"#).expect_err("strict");
+        let err = build(
+            &mapping(),
+            "1",
+            "i",
+            r#"{"post_id": "1", "sentiment": {"mood": 1}}"#,
+        )
+        .expect_err("strict");
         assert_eq!(err.kind, "strict_dynamic_mapping_exception");
-        assert!(err.reason.contains("[mood] within [sentiment]"), "{}", err.reason);
+        assert!(
+            err.reason.contains("[mood] within [sentiment]"),
+            "{}",
+            err.reason
+        );
         let err = build(&mapping(), "1", "i", r#"{"colour": "red"}"#).expect_err("strict");
-        assert!(err.reason.contains("[colour] within [_doc]"), "{}", err.reason);
+        assert!(
+            err.reason.contains("[colour] within [_doc]"),
+            "{}",
+            err.reason
+        );
     }
 
     #[test]
     fn a_value_that_does_not_fit_its_type_is_a_mapper_parsing_exception() {
         for (doc, field) in [
-            (r#"{"created_at": "not a date"}"#, "[created_at] of type [date]"),
-            (r#"{"text_length": 3000000000}"#, "[text_length] of type [integer]"),
-            (r#"{"metrics": {"likes": "many"}}"#, "[metrics.likes] of type [long]"),
+            (
+                r#"{"created_at": "not a date"}"#,
+                "[created_at] of type [date]",
+            ),
+            (
+                r#"{"text_length": 3000000000}"#,
+                "[text_length] of type [integer]",
+            ),
+            (
+                r#"{"metrics": {"likes": "many"}}"#,
+                "[metrics.likes] of type [long]",
+            ),
             (r#"{"has_media": "yes"}"#, "[has_media] of type [boolean]"),
             (r#"{"sentiment": 0.5}"#, "object mapping for [sentiment]"),
-            (r#"{"author": {"id": {"x": 1}}}"#, "[author.id] of type [keyword]"),
+            (
+                r#"{"author": {"id": {"x": 1}}}"#,
+                "[author.id] of type [keyword]",
+            ),
         ] {
             let err = build(&mapping(), "doc-1", "i", doc).expect_err(doc);
             assert_eq!(err.kind, "mapper_parsing_exception", "{doc}");

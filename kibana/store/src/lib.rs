@@ -64,7 +64,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -82,29 +84,36 @@ impl Store {
             reason,
         };
         let exists = path.join("meta.json").exists();
-        let index = match (exists, mode) {
-            (true, _) => Index::open_in_dir(path).map_err(|e| open_err(e.to_string()))?,
-            (false, Mode::Read) => {
-                return Err(open_err(
-                    "no store here (no meta.json): run the local stream first, or name its --out".into(),
-                ))
-            }
-            (false, Mode::Write) => {
-                std::fs::create_dir_all(path).map_err(|e| open_err(e.to_string()))?;
-                Index::create_in_dir(path, mapping.schema.clone()).map_err(|e| open_err(e.to_string()))?
-            }
-        };
+        let index =
+            match (exists, mode) {
+                (true, _) => Index::open_in_dir(path).map_err(|e| open_err(e.to_string()))?,
+                (false, Mode::Read) => return Err(open_err(
+                    "no store here (no meta.json): run the local stream first, or name its --out"
+                        .into(),
+                )),
+                (false, Mode::Write) => {
+                    std::fs::create_dir_all(path).map_err(|e| open_err(e.to_string()))?;
+                    Index::create_in_dir(path, mapping.schema.clone())
+                        .map_err(|e| open_err(e.to_string()))?
+                }
+            };
         if index.schema() != mapping.schema {
-            return Err(StoreError::Schema { path: path.to_path_buf() });
+            return Err(StoreError::Schema {
+                path: path.to_path_buf(),
+            });
         }
         let writer = match mode {
             Mode::Read => None,
-            Mode::Write => Some(Mutex::new(index.writer_with_num_threads(1, WRITER_HEAP).map_err(
-                |e| match e {
-                    TantivyError::LockFailure(LockError::LockBusy, _) => StoreError::Locked { path: path.to_path_buf() },
-                    other => open_err(other.to_string()),
-                },
-            )?)),
+            Mode::Write => Some(Mutex::new(
+                index
+                    .writer_with_num_threads(1, WRITER_HEAP)
+                    .map_err(|e| match e {
+                        TantivyError::LockFailure(LockError::LockBusy, _) => StoreError::Locked {
+                            path: path.to_path_buf(),
+                        },
+                        other => open_err(other.to_string()),
+                    })?,
+            )),
         };
         let policy = match mode {
             Mode::Write => ReloadPolicy::Manual,
@@ -220,11 +229,17 @@ impl Store {
             0 => Box::new(AllQuery),
             _ => Box::new(BooleanQuery::new(clauses)),
         };
-        let aggs_json = request.get("aggs").or_else(|| request.get("aggregations")).cloned();
+        let aggs_json = request
+            .get("aggs")
+            .or_else(|| request.get("aggregations"))
+            .cloned();
         let searcher = self.reader.searcher();
         let search_err = |e: TantivyError| StoreError::Search(e.to_string());
         let (total, aggregations) = match aggs_json {
-            None => (searcher.search(&*query, &Count).map_err(search_err)?, Value::Null),
+            None => (
+                searcher.search(&*query, &Count).map_err(search_err)?,
+                Value::Null,
+            ),
             Some(aggs) => {
                 let aggs: Aggregations = serde_json::from_value(aggs)
                     .map_err(|e| StoreError::Unsupported(format!("aggregations: {e}")))?;
@@ -233,8 +248,13 @@ impl Store {
                     self.index.tokenizers().clone(),
                 );
                 let collector = AggregationCollector::from_aggs(aggs, context);
-                let (total, result) = searcher.search(&*query, &(Count, collector)).map_err(search_err)?;
-                (total, serde_json::to_value(result).map_err(|e| StoreError::Search(e.to_string()))?)
+                let (total, result) = searcher
+                    .search(&*query, &(Count, collector))
+                    .map_err(search_err)?;
+                (
+                    total,
+                    serde_json::to_value(result).map_err(|e| StoreError::Search(e.to_string()))?,
+                )
             }
         };
         let mut response = json!({
@@ -266,15 +286,25 @@ impl Store {
         addresses.sort();
         let mut files: BTreeMap<String, (std::io::BufWriter<std::fs::File>, u64)> = BTreeMap::new();
         for address in addresses {
-            let doc: TantivyDocument = searcher.doc(address).map_err(|e| StoreError::Search(e.to_string()))?;
-            let source = doc.get_first(self.mapping.source).and_then(|v| v.as_str()).unwrap_or("{}");
-            let index = doc.get_first(self.mapping.index).and_then(|v| v.as_str()).unwrap_or("unknown");
+            let doc: TantivyDocument = searcher
+                .doc(address)
+                .map_err(|e| StoreError::Search(e.to_string()))?;
+            let source = doc
+                .get_first(self.mapping.source)
+                .and_then(|v| v.as_str())
+                .unwrap_or("{}");
+            let index = doc
+                .get_first(self.mapping.index)
+                .and_then(|v| v.as_str())
+                .unwrap_or("unknown");
             let entry = match files.get_mut(index) {
                 Some(entry) => entry,
                 None => {
                     let file = std::fs::File::create(dir.join(format!("{index}.ndjson")))
                         .map_err(|e| export_err(e.to_string()))?;
-                    files.entry(index.to_string()).or_insert((std::io::BufWriter::new(file), 0))
+                    files
+                        .entry(index.to_string())
+                        .or_insert((std::io::BufWriter::new(file), 0))
                 }
             };
             writeln!(entry.0, "{source}").map_err(|e| export_err(e.to_string()))?;
@@ -291,13 +321,22 @@ impl Store {
 
 /// The regular expression on `_index` for an index pattern; `None` for every index.
 fn pattern_regex(pattern: &str) -> Option<String> {
-    let parts: Vec<&str> = pattern.split(',').map(str::trim).filter(|p| !p.is_empty()).collect();
+    let parts: Vec<&str> = pattern
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
     if parts.is_empty() || parts.iter().any(|p| *p == "*" || *p == "_all") {
         return None;
     }
     let alternatives: Vec<String> = parts
         .iter()
-        .map(|p| p.split('*').map(regex::escape).collect::<Vec<_>>().join(".*"))
+        .map(|p| {
+            p.split('*')
+                .map(regex::escape)
+                .collect::<Vec<_>>()
+                .join(".*")
+        })
         .collect();
     Some(format!("({})", alternatives.join("|")))
 }

@@ -218,20 +218,32 @@ mod tests {
     fn every_field_of_the_template_is_mapped_under_its_dotted_path() {
         let m = Mapping::from_template(crate::INDEX_TEMPLATE).expect("template");
         assert_eq!(m.field("sentiment.score").map(|f| f.1), Some(Kind::Float));
-        assert_eq!(m.field("categories").map(|f| f.1), Some(Kind::Keyword { ignore_above: None }));
+        assert_eq!(
+            m.field("categories").map(|f| f.1),
+            Some(Kind::Keyword { ignore_above: None })
+        );
         assert_eq!(
             m.field("text.keyword").map(|f| f.1),
-            Some(Kind::Keyword { ignore_above: Some(512) })
+            Some(Kind::Keyword {
+                ignore_above: Some(512)
+            })
         );
         assert_eq!(m.field("created_at").map(|f| f.1), Some(Kind::Date));
         assert_eq!(m.field("metrics.engagement").map(|f| f.1), Some(Kind::Long));
-        assert!(m.field("sentiment").is_none(), "objects are not value fields");
+        assert!(
+            m.field("sentiment").is_none(),
+            "objects are not value fields"
+        );
     }
 
     #[test]
     fn a_type_the_store_cannot_map_is_named() {
-        let err = Mapping::from_template(r#"{"mappings": {"properties": {"p": {"type": "geo_point"}}}}"#)
-            .expect_err("geo_point");
-        assert!(err.to_string().contains("[p] has type [geo_point]"), "{err}");
+        let err =
+            Mapping::from_template(r#"{"mappings": {"properties": {"p": {"type": "geo_point"}}}}"#)
+                .expect_err("geo_point");
+        assert!(
+            err.to_string().contains("[p] has type [geo_point]"),
+            "{err}"
+        );
     }
 }

@@ -1,13 +1,21 @@
 use super::*;
 
 fn docs() -> Vec<(String, String)> {
-    let expected = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/expected/basic.ndjson"))
-        .expect("fixtures/expected/basic.ndjson");
+    let expected = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/expected/basic.ndjson"
+    ))
+    .expect("fixtures/expected/basic.ndjson");
     expected
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter(|r| r["result"] == "Ok")
-        .map(|r| (r["recordId"].as_str().unwrap_or_default().to_string(), r["document"].to_string()))
+        .map(|r| {
+            (
+                r["recordId"].as_str().unwrap_or_default().to_string(),
+                r["document"].to_string(),
+            )
+        })
         .collect()
 }
 
@@ -15,7 +23,10 @@ fn filled(dir: &Path) -> Store {
     let store = Store::open(dir, Mode::Write).expect("open");
     let docs = docs();
     let refused = store
-        .add(docs.iter().map(|(id, json)| (id.as_str(), "social-posts-2023-03-14", json.as_str())))
+        .add(
+            docs.iter()
+                .map(|(id, json)| (id.as_str(), "social-posts-2023-03-14", json.as_str())),
+        )
         .expect("add");
     assert!(refused.iter().all(Option::is_none), "{refused:?}");
     store.commit().expect("commit");
@@ -26,7 +37,10 @@ fn filled(dir: &Path) -> Store {
 fn aggregations_answer_what_the_documents_say() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = filled(dir.path());
-    let docs: Vec<Value> = docs().iter().map(|(_, d)| serde_json::from_str(d).expect("doc")).collect();
+    let docs: Vec<Value> = docs()
+        .iter()
+        .map(|(_, d)| serde_json::from_str(d).expect("doc"))
+        .collect();
     let response = store
         .search(
             "social-posts*",
@@ -35,13 +49,19 @@ fn aggregations_answer_what_the_documents_say() {
         )
         .expect("search");
     assert_eq!(response["hits"]["total"]["value"], docs.len());
-    let buckets = response["aggregations"]["c"]["buckets"].as_array().expect("buckets");
+    let buckets = response["aggregations"]["c"]["buckets"]
+        .as_array()
+        .expect("buckets");
     assert!(!buckets.is_empty());
     for b in buckets {
         let tag = b["key"].as_str().expect("key");
         let scores: Vec<f64> = docs
             .iter()
-            .filter(|d| d["categories"].as_array().is_some_and(|c| c.iter().any(|c| c == tag)))
+            .filter(|d| {
+                d["categories"]
+                    .as_array()
+                    .is_some_and(|c| c.iter().any(|c| c == tag))
+            })
             .map(|d| d["sentiment"]["score"].as_f64().expect("score"))
             .collect();
         assert_eq!(b["doc_count"], scores.len(), "{tag}");
@@ -55,16 +75,27 @@ fn aggregations_answer_what_the_documents_say() {
 fn a_time_range_and_an_index_pattern_filter_as_opensearch_does() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = filled(dir.path());
-    let docs: Vec<Value> = docs().iter().map(|(_, d)| serde_json::from_str(d).expect("doc")).collect();
+    let docs: Vec<Value> = docs()
+        .iter()
+        .map(|(_, d)| serde_json::from_str(d).expect("doc"))
+        .collect();
     let from = "2023-03-14T15:09:27.000Z";
-    let in_range = docs.iter().filter(|d| d["arrived_at"].as_str().is_some_and(|t| t >= from)).count();
-    assert!(in_range > 0 && in_range < docs.len(), "the fixture spans the bound");
+    let in_range = docs
+        .iter()
+        .filter(|d| d["arrived_at"].as_str().is_some_and(|t| t >= from))
+        .count();
+    assert!(
+        in_range > 0 && in_range < docs.len(),
+        "the fixture spans the bound"
+    );
     let ranged = json!({"size": 0, "query": {"bool": {"filter": [{"range": {"arrived_at": {"gte": from, "format": "strict_date_optional_time"}}}]}}});
     let r = store.search("social-posts*", &ranged).expect("range");
     assert_eq!(r["hits"]["total"]["value"], in_range);
     let r = store.search("other-*", &ranged).expect("pattern");
     assert_eq!(r["hits"]["total"]["value"], 0);
-    let r = store.search("other,social-posts-2023-03-14", &json!({"size": 0})).expect("list");
+    let r = store
+        .search("other,social-posts-2023-03-14", &json!({"size": 0}))
+        .expect("list");
     assert_eq!(r["hits"]["total"]["value"], docs.len());
 }
 
@@ -74,9 +105,18 @@ fn what_it_cannot_answer_it_refuses_by_name() {
     let store = filled(dir.path());
     for (body, named) in [
         (json!({"size": 10}), "[size]"),
-        (json!({"size": 0, "query": {"fuzzy": {"text": "cat"}}}), "[fuzzy]"),
-        (json!({"size": 0, "query": {"range": {"colour": {"gte": 1}}}}), "[colour]"),
-        (json!({"size": 0, "aggs": {"x": {"geohash_grid": {"field": "lang"}}}}), "aggregations"),
+        (
+            json!({"size": 0, "query": {"fuzzy": {"text": "cat"}}}),
+            "[fuzzy]",
+        ),
+        (
+            json!({"size": 0, "query": {"range": {"colour": {"gte": 1}}}}),
+            "[colour]",
+        ),
+        (
+            json!({"size": 0, "aggs": {"x": {"geohash_grid": {"field": "lang"}}}}),
+            "aggregations",
+        ),
     ] {
         let err = store.search("*", &body).expect_err(&body.to_string());
         assert!(err.to_string().contains(named), "{body}: {err}");
@@ -89,12 +129,24 @@ fn it_survives_a_restart_appends_and_a_redelivery_replaces() {
     let n = docs().len() as u64;
     drop(filled(dir.path()));
     let store = Store::open(dir.path(), Mode::Write).expect("reopen");
-    assert_eq!(store.count(), n, "what was committed is there after a restart");
+    assert_eq!(
+        store.count(),
+        n,
+        "what was committed is there after a restart"
+    );
     let (id, json) = docs().remove(0);
-    store.add([(id.as_str(), "social-posts-2023-03-14", json.as_str())]).expect("again");
-    store.add([("another-id", "social-posts-2023-03-15", json.as_str())]).expect("new");
+    store
+        .add([(id.as_str(), "social-posts-2023-03-14", json.as_str())])
+        .expect("again");
+    store
+        .add([("another-id", "social-posts-2023-03-15", json.as_str())])
+        .expect("new");
     store.commit().expect("commit");
-    assert_eq!(store.count(), n + 1, "the same _id replaced itself; a new one appended");
+    assert_eq!(
+        store.count(),
+        n + 1,
+        "the same _id replaced itself; a new one appended"
+    );
 }
 
 #[test]
@@ -103,18 +155,30 @@ fn a_second_writer_is_refused_and_a_reader_sees_each_commit() {
     let writer = filled(dir.path());
     let err = Store::open(dir.path(), Mode::Write).expect_err("second writer");
     assert!(matches!(err, StoreError::Locked { .. }), "{err}");
-    assert!(err.to_string().contains(&dir.path().display().to_string()), "{err}");
+    assert!(
+        err.to_string().contains(&dir.path().display().to_string()),
+        "{err}"
+    );
     let reader = Store::open(dir.path(), Mode::Read).expect("reader");
     assert_eq!(reader.count(), writer.count());
-    assert!(reader.add([("x", "i", "{}")]).is_err(), "a reader does not write");
+    assert!(
+        reader.add([("x", "i", "{}")]).is_err(),
+        "a reader does not write"
+    );
     let (_, json) = docs().remove(0);
-    writer.add([("new", "social-posts-2023-03-14", json.as_str())]).expect("add");
+    writer
+        .add([("new", "social-posts-2023-03-14", json.as_str())])
+        .expect("add");
     writer.commit().expect("commit");
     let deadline = Instant::now() + std::time::Duration::from_secs(10);
     while reader.count() != writer.count() && Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    assert_eq!(reader.count(), writer.count(), "the reader reloads on the writer's commit");
+    assert_eq!(
+        reader.count(),
+        writer.count(),
+        "the reader reloads on the writer's commit"
+    );
 }
 
 #[test]
@@ -124,9 +188,19 @@ fn a_missing_unreadable_or_foreign_store_is_named() {
     assert!(err.to_string().contains("no store here"), "{err}");
     std::fs::write(dir.path().join("meta.json"), "not json").expect("write");
     let err = Store::open(dir.path(), Mode::Write).expect_err("corrupt");
-    assert!(err.to_string().contains(&dir.path().display().to_string()), "{err}");
+    assert!(
+        err.to_string().contains(&dir.path().display().to_string()),
+        "{err}"
+    );
     let other = tempfile::tempdir().expect("tempdir");
-    drop(Store::open_with(other.path(), Mode::Write, r#"{"mappings": {"properties": {"a": {"type": "keyword"}}}}"#).expect("other"));
+    drop(
+        Store::open_with(
+            other.path(),
+            Mode::Write,
+            r#"{"mappings": {"properties": {"a": {"type": "keyword"}}}}"#,
+        )
+        .expect("other"),
+    );
     let err = Store::open(other.path(), Mode::Write).expect_err("foreign");
     assert!(matches!(err, StoreError::Schema { .. }), "{err}");
 }
@@ -136,14 +210,29 @@ fn the_export_writes_each_document_once_per_index() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = filled(dir.path());
     let (id, json) = docs().remove(0);
-    store.add([(id.as_str(), "social-posts-2023-03-14", json.as_str())]).expect("again");
+    store
+        .add([(id.as_str(), "social-posts-2023-03-14", json.as_str())])
+        .expect("again");
     store.commit().expect("commit");
     let out = tempfile::tempdir().expect("tempdir");
     let files = store.export(out.path()).expect("export");
-    assert_eq!(files, vec![("social-posts-2023-03-14.ndjson".to_string(), docs().len() as u64)]);
-    let text = std::fs::read_to_string(out.path().join("social-posts-2023-03-14.ndjson")).expect("read");
-    let mut exported: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).expect("line")).collect();
-    let mut expected: Vec<Value> = docs().iter().map(|(_, d)| serde_json::from_str(d).expect("doc")).collect();
+    assert_eq!(
+        files,
+        vec![(
+            "social-posts-2023-03-14.ndjson".to_string(),
+            docs().len() as u64
+        )]
+    );
+    let text =
+        std::fs::read_to_string(out.path().join("social-posts-2023-03-14.ndjson")).expect("read");
+    let mut exported: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("line"))
+        .collect();
+    let mut expected: Vec<Value> = docs()
+        .iter()
+        .map(|(_, d)| serde_json::from_str(d).expect("doc"))
+        .collect();
     let key = |v: &Value| v["post_id"].as_str().unwrap_or_default().to_string();
     exported.sort_by_key(key);
     expected.sort_by_key(key);

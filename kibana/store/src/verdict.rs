@@ -48,7 +48,9 @@ impl TagStats {
         if self.n < 2 {
             return None;
         }
-        let t = StudentsT::new(0.0, 1.0, (self.n - 1) as f64).ok()?.inverse_cdf(1.0 - ALPHA / 2.0);
+        let t = StudentsT::new(0.0, 1.0, (self.n - 1) as f64)
+            .ok()?
+            .inverse_cdf(1.0 - ALPHA / 2.0);
         let half = t * (self.variance() / self.n as f64).sqrt();
         Some((self.mean() - half, self.mean() + half))
     }
@@ -56,7 +58,12 @@ impl TagStats {
     /// `+0.240 ± 0.019 (n = 850)`.
     pub fn describe(&self) -> String {
         match self.interval() {
-            Some((lo, hi)) => format!("{:+.3} ± {:.3} (n = {})", self.mean(), (hi - lo) / 2.0, self.n),
+            Some((lo, hi)) => format!(
+                "{:+.3} ± {:.3} (n = {})",
+                self.mean(),
+                (hi - lo) / 2.0,
+                self.n
+            ),
             None => format!("{:+.3} (n = {})", self.mean(), self.n),
         }
     }
@@ -107,7 +114,11 @@ pub fn welch_p(a: &TagStats, b: &TagStats) -> Option<f64> {
 /// The verdict over the tags (any order).
 pub fn verdict(tags: &[TagStats]) -> Verdict {
     let mut ranked: Vec<&TagStats> = tags.iter().filter(|t| t.n >= 2).collect();
-    ranked.sort_by(|a, b| b.mean().total_cmp(&a.mean()).then_with(|| a.tag.cmp(&b.tag)));
+    ranked.sort_by(|a, b| {
+        b.mean()
+            .total_cmp(&a.mean())
+            .then_with(|| a.tag.cmp(&b.tag))
+    });
     let [leader, runner_up, ..] = ranked[..] else {
         return Verdict::NotEnough;
     };
@@ -174,7 +185,10 @@ mod tests {
         // half width 2.776445 * sqrt(2.5 / 5) = 1.963243.
         let a = stats("a", &[0.0, 1.0, 2.0, 3.0, 4.0]);
         let (lo, hi) = a.interval().expect("interval");
-        assert!((lo - 0.036757).abs() < 1e-5 && (hi - 3.963243).abs() < 1e-5, "{lo} {hi}");
+        assert!(
+            (lo - 0.036757).abs() < 1e-5 && (hi - 3.963243).abs() < 1e-5,
+            "{lo} {hi}"
+        );
         // b: mean 5, variance 2.5 (n = 5): t = 3 / sqrt(1) = 3, df = 8; two-sided
         // p = 0.017071 (scipy.stats.ttest_ind(equal_var=False)).
         let b = stats("b", &[3.0, 4.0, 5.0, 6.0, 7.0]);
@@ -182,26 +196,48 @@ mod tests {
         assert!((p - 0.017071).abs() < 1e-5, "{p}");
         assert_eq!(
             verdict(&[a.clone(), b.clone()]),
-            Verdict::Winner { tag: "b".into(), over: "a".into(), p }
+            Verdict::Winner {
+                tag: "b".into(),
+                over: "a".into(),
+                p
+            }
         );
     }
 
     #[test]
     fn a_gap_within_the_noise_has_no_winner() {
         // The seed's "cats win: +0.240 vs +0.228" on ~850 posts each, sd ~0.45.
-        let cats = TagStats { tag: "cats".into(), n: 850, sum: 0.240 * 850.0, sum_of_squares: 850.0 * (0.45f64.powi(2) + 0.240f64.powi(2)) };
-        let dogs = TagStats { tag: "dogs".into(), n: 850, sum: 0.228 * 850.0, sum_of_squares: 850.0 * (0.45f64.powi(2) + 0.228f64.powi(2)) };
+        let cats = TagStats {
+            tag: "cats".into(),
+            n: 850,
+            sum: 0.240 * 850.0,
+            sum_of_squares: 850.0 * (0.45f64.powi(2) + 0.240f64.powi(2)),
+        };
+        let dogs = TagStats {
+            tag: "dogs".into(),
+            n: 850,
+            sum: 0.228 * 850.0,
+            sum_of_squares: 850.0 * (0.45f64.powi(2) + 0.228f64.powi(2)),
+        };
         let v = verdict(&[cats, dogs]);
-        let Verdict::NoClearWinner { leader, p, .. } = &v else { panic!("{v:?}") };
+        let Verdict::NoClearWinner { leader, p, .. } = &v else {
+            panic!("{v:?}")
+        };
         assert_eq!(leader, "cats");
         assert!(*p > 0.5, "{p}");
-        assert!(v.to_string().starts_with("no clear winner: cats lead dogs"), "{v}");
+        assert!(
+            v.to_string().starts_with("no clear winner: cats lead dogs"),
+            "{v}"
+        );
     }
 
     #[test]
     fn one_tag_or_one_post_is_not_enough() {
         assert_eq!(verdict(&[stats("a", &[0.1, 0.2])]), Verdict::NotEnough);
-        assert_eq!(verdict(&[stats("a", &[0.1, 0.2]), stats("b", &[0.9])]), Verdict::NotEnough);
+        assert_eq!(
+            verdict(&[stats("a", &[0.1, 0.2]), stats("b", &[0.9])]),
+            Verdict::NotEnough
+        );
         assert_eq!(stats("a", &[0.5]).describe(), "+0.500 (n = 1)");
     }
 }

@@ -82,7 +82,12 @@ impl Live {
         if read.len() >= MAX_PENDING {
             let mut by_age: Vec<(i64, String)> = read.drain().map(|(k, v)| (v, k)).collect();
             by_age.sort_unstable();
-            read.extend(by_age.split_off(by_age.len() / 2).into_iter().map(|(v, k)| (k, v)));
+            read.extend(
+                by_age
+                    .split_off(by_age.len() / 2)
+                    .into_iter()
+                    .map(|(v, k)| (k, v)),
+            );
         }
         read.insert(record_id.to_string(), read_ms);
     }
@@ -147,8 +152,14 @@ impl Live {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let mut facts = serde_json::Map::new();
         if let Some(f) = self.freshness() {
-            facts.insert("freshness p50".into(), json!(format!("{:.1} s", f.p50_ms as f64 / 1000.0)));
-            facts.insert("freshness p95".into(), json!(format!("{:.1} s", f.p95_ms as f64 / 1000.0)));
+            facts.insert(
+                "freshness p50".into(),
+                json!(format!("{:.1} s", f.p50_ms as f64 / 1000.0)),
+            );
+            facts.insert(
+                "freshness p95".into(),
+                json!(format!("{:.1} s", f.p95_ms as f64 / 1000.0)),
+            );
         }
         json!({
             "live": self.running.load(Ordering::Relaxed),

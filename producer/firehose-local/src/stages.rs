@@ -371,6 +371,7 @@ pub async fn deliver(
     }
 }
 
+#[allow(clippy::too_many_arguments)] // one buffer and the stage's parts
 async fn deliver_buffer(
     config: &LocalConfig,
     destination: &Destination,
@@ -404,7 +405,10 @@ async fn deliver_buffer(
     Live::add(&live.indexed, indexed.len() as u64);
     for d in &indexed {
         let peek: Option<Peek> = serde_json::from_slice(&d.json).ok();
-        let score = peek.as_ref().and_then(|p| p.sentiment.as_ref()).map(|s| s.score);
+        let score = peek
+            .as_ref()
+            .and_then(|p| p.sentiment.as_ref())
+            .map(|s| s.score);
         // Each tag counts a post, as on the dashboard's per-tag panels.
         for tag in peek.map(|p| p.categories).unwrap_or_default() {
             counts.categories.entry(tag).or_default().add(score);

@@ -185,16 +185,28 @@ impl LocalSummary {
             );
         }
         if let Some(f) = self.freshness {
-            let from = if f.from_read == f.count { "read" } else { "arrival" };
+            let from = if f.from_read == f.count {
+                "read"
+            } else {
+                "arrival"
+            };
             row(
                 &format!("freshness ({from} to searchable)"),
-                format!("p50 {:.2} s, p95 {:.2} s", f.p50_ms as f64 / 1e3, f.p95_ms as f64 / 1e3),
+                format!(
+                    "p50 {:.2} s, p95 {:.2} s",
+                    f.p50_ms as f64 / 1e3,
+                    f.p95_ms as f64 / 1e3
+                ),
             );
         }
         if self.delivered.indexed > 0 {
             s.push_str(&format!("  verdict: {}\n", self.verdict()));
             for t in self.tag_stats().iter().filter(|t| t.n > 0) {
-                s.push_str(&format!("    {:<12} mean sentiment {}\n", t.tag, t.describe()));
+                s.push_str(&format!(
+                    "    {:<12} mean sentiment {}\n",
+                    t.tag,
+                    t.describe()
+                ));
             }
         }
         s
@@ -208,7 +220,10 @@ mod tests {
     #[test]
     fn the_verdict_says_how_sure_it_is_and_every_record_is_accounted() {
         let mut s = LocalSummary::default();
-        for (tag, scores) in [("cats", [0.1, 0.2, 0.3, 0.2]), ("dogs", [0.7, 0.8, 0.9, 0.8])] {
+        for (tag, scores) in [
+            ("cats", [0.1, 0.2, 0.3, 0.2]),
+            ("dogs", [0.7, 0.8, 0.9, 0.8]),
+        ] {
             let acc = s.delivered.categories.entry(tag.into()).or_default();
             for x in scores {
                 acc.add(Some(x));
@@ -221,8 +236,14 @@ mod tests {
         s.delivered.kept.insert("Dir.WriteFailed".into(), 4);
         assert_eq!(s.accounted(), 27);
         let table = s.table();
-        assert!(table.contains("NOT DELIVERED, in the journal: Dir.WriteFailed"), "{table}");
+        assert!(
+            table.contains("NOT DELIVERED, in the journal: Dir.WriteFailed"),
+            "{table}"
+        );
         assert!(table.contains("verdict: dogs win"), "{table}");
-        assert!(table.contains("cats         mean sentiment +0.200 ± "), "{table}");
+        assert!(
+            table.contains("cats         mean sentiment +0.200 ± "),
+            "{table}"
+        );
     }
 }

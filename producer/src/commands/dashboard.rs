@@ -29,9 +29,12 @@ pub async fn live_page(stream: &LocalStream, options: &LocalOptions) -> Result<S
     let saved = SavedObjects::parse(saved::BUNDLED).map_err(anyhow::Error::msg)?;
     let live = stream.live();
     let status = Arc::new(move || live.status());
-    let page = dashboard_preview::serve(Arc::new(Dashboard::new(saved, backend, Some(status))), options.dashboard_port)
-        .await
-        .context("while starting the dashboard page")?;
+    let page = dashboard_preview::serve(
+        Arc::new(Dashboard::new(saved, backend, Some(status))),
+        options.dashboard_port,
+    )
+    .await
+    .context("while starting the dashboard page")?;
     eprintln!("dashboard: {} (live while the stream runs)", page.url);
     Ok(page)
 }
@@ -40,7 +43,11 @@ pub async fn live_page(stream: &LocalStream, options: &LocalOptions) -> Result<S
 async fn backed_up(backup: &Backup) -> u64 {
     let mut n = 0;
     for prefix in [PROCESSING_FAILED, OPENSEARCH_FAILED] {
-        n += backup.read(prefix).await.map(|r| r.len() as u64).unwrap_or(0);
+        n += backup
+            .read(prefix)
+            .await
+            .map(|r| r.len() as u64)
+            .unwrap_or(0);
     }
     n
 }
@@ -49,12 +56,14 @@ async fn backed_up(backup: &Backup) -> u64 {
 pub async fn serve_view(view: ViewArgs, port: u16) -> Result<()> {
     let saved = match &view.saved_objects {
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
             SavedObjects::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
         }
         None => SavedObjects::parse(saved::BUNDLED).map_err(anyhow::Error::msg)?,
     };
-    let (backend, status): (Backend, Option<dashboard_preview::Status>) = match &view.opensearch_url {
+    let (backend, status): (Backend, Option<dashboard_preview::Status>) = match &view.opensearch_url
+    {
         Some(url) => (Backend::opensearch(url).map_err(anyhow::Error::msg)?, None),
         None => {
             let store = Arc::new(Store::open(&view.out.join("store"), Mode::Read)?);
@@ -96,6 +105,10 @@ pub fn export(out: &Path, to: &Path) -> Result<()> {
     for (name, n) in &files {
         eprintln!("  {:<40} {n:>10}", to.join(name).display());
     }
-    eprintln!("exported {total} documents into {} file(s) under {}", files.len(), to.display());
+    eprintln!(
+        "exported {total} documents into {} file(s) under {}",
+        files.len(),
+        to.display()
+    );
     Ok(())
 }

@@ -69,9 +69,12 @@ pub struct SinkConfig {
     pub on_accepted: Option<OnAccepted>,
 }
 
+/// What the hook is told: `(record id, read ms)`.
+pub type AcceptedFn = dyn Fn(&str, i64) + Send + Sync;
+
 /// A hook told `(record id, read ms)` for every record Firehose accepts.
 #[derive(Clone)]
-pub struct OnAccepted(pub Arc<dyn Fn(&str, i64) + Send + Sync>);
+pub struct OnAccepted(pub Arc<AcceptedFn>);
 
 impl std::fmt::Debug for OnAccepted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

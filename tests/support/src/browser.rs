@@ -51,7 +51,10 @@ impl Browser {
             .expect("chromedriver starts");
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "chromedriver did not listen on {port}");
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not listen on {port}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         let profile = tempfile::tempdir().expect("profile dir");
@@ -67,19 +70,29 @@ impl Browser {
             },
             "goog:loggingPrefs": {"browser": "ALL"},
         });
-        let Value::Object(caps) = caps else { unreachable!("an object") };
+        let Value::Object(caps) = caps else {
+            unreachable!("an object")
+        };
         let client = ClientBuilder::rustls()
             .expect("rustls")
             .capabilities(caps)
             .connect(&format!("http://127.0.0.1:{port}"))
             .await
             .expect("a Chromium session");
-        Browser { client, driver, _profile: profile }
+        Browser {
+            client,
+            driver,
+            _profile: profile,
+        }
     }
 
     /// The browser console's entries since the last call (`level`, `message`).
     pub async fn console(&self) -> Vec<Value> {
-        let logs = self.client.issue_cmd(BrowserLog).await.expect("browser log");
+        let logs = self
+            .client
+            .issue_cmd(BrowserLog)
+            .await
+            .expect("browser log");
         logs.as_array().cloned().unwrap_or_default()
     }
 
@@ -87,12 +100,20 @@ impl Browser {
     pub async fn wait_for(&self, script: &str, what: &str, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         loop {
-            let done = self.client.execute(script, vec![]).await.expect("script runs");
+            let done = self
+                .client
+                .execute(script, vec![])
+                .await
+                .expect("script runs");
             if done == Value::Bool(true) {
                 return;
             }
             if Instant::now() > deadline {
-                let errors = self.client.execute("return window.__errors || []", vec![]).await.unwrap_or_default();
+                let errors = self
+                    .client
+                    .execute("return window.__errors || []", vec![])
+                    .await
+                    .unwrap_or_default();
                 panic!("{what}: not within {timeout:?} (page errors: {errors})");
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -155,7 +176,11 @@ impl Browser {
 struct BrowserLog;
 
 impl WebDriverCompatibleCommand for BrowserLog {
-    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
         base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
     }
 
