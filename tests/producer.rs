@@ -240,8 +240,19 @@ fn run_x(
     token: &str,
     want: usize,
 ) -> (Vec<Vec<u8>>, Vec<Duration>, Result<(), XError>) {
+    run_x_limited(server, token, want, None)
+}
+
+fn run_x_limited(
+    server: &XServer,
+    token: &str,
+    want: usize,
+    max_posts: Option<u64>,
+) -> (Vec<Vec<u8>>, Vec<Duration>, Result<(), XError>) {
     let rt = runtime();
-    let client = XClient::new(&server.url, token).unwrap();
+    let client = XClient::new(&server.url, token)
+        .unwrap()
+        .max_posts(max_posts);
     let waits = Arc::new(Mutex::new(Vec::new()));
     let sleeper = Sleeper::Recorded(Arc::clone(&waits));
     let stats = Arc::new(Stats::default());
@@ -319,6 +330,29 @@ fn x_stream_reconnects_on_x_schedule_and_forwards_every_post_once_in_order() {
     assert!(seen.connections[0]
         .contains("expansions=author_id,attachments.media_keys,referenced_tweets.id"));
     assert!(seen.connections[0].contains("user.fields=username,name,public_metrics"));
+}
+
+#[test]
+fn the_x_stream_stops_itself_at_max_posts() {
+    let server = XServer::start(vec![
+        Step::Send((1..=2).map(|i| format!("{}\r\n", x_post(i))).collect()),
+        Step::Send((3..=6).map(|i| format!("{}\r\n", x_post(i))).collect()),
+    ]);
+    let (posts, waits, result) = run_x_limited(&server, TOKEN, 99, Some(4));
+    let want: Vec<Vec<u8>> = (1..=4)
+        .map(|i| format!("{}\n", x_post(i)).into_bytes())
+        .collect();
+    assert_eq!(
+        posts, want,
+        "four posts, across a reconnect, then nothing more"
+    );
+    assert!(result.is_ok(), "{result:?}");
+    assert_eq!(
+        waits.len(),
+        1,
+        "one reconnect, then it stopped on its own: {waits:?}"
+    );
+    assert_eq!(server.seen().connections.len(), 2);
 }
 
 #[test]

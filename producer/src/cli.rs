@@ -102,6 +102,10 @@ pub enum Command {
         /// Seconds without a byte (keep-alives included) before the stream counts as stalled.
         #[arg(long, env = "X_STALL_SECS", default_value_t = 20)]
         stall_secs: u64,
+        /// Stop after reading this many posts in this run (X bills every post read; 0: no
+        /// limit). See `producer cost` for what a rate costs.
+        #[arg(long, env = "X_MAX_POSTS", default_value_t = 0)]
+        max_posts: u64,
         /// Where records go.
         #[command(flatten)]
         sink: SinkArgs,

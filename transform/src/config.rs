@@ -34,6 +34,13 @@ pub struct Config {
     pub sentiment_backend: SentimentBackend,
     /// `METRICS_EMF`: also print the counters as CloudWatch Embedded Metric Format.
     pub metrics_emf: bool,
+    /// `METRICS_CATEGORIES`: the categories with their own metric series (comma-separated;
+    /// the rest are counted as `other`). Unset: the `metrics_top_categories` largest of
+    /// each invocation.
+    pub metrics_categories: Option<Vec<String>>,
+    /// `METRICS_TOP_CATEGORIES`: without `METRICS_CATEGORIES`, how many categories of an
+    /// invocation get their own series (1 to 100).
+    pub metrics_top_categories: usize,
     /// `COMPREHEND_*`: the Comprehend backend's settings.
     pub comprehend: ComprehendConfig,
     /// Largest response we return (Lambda's limit; lowered only in tests).
@@ -49,6 +56,8 @@ impl Default for Config {
             multi_category: MultiCategory::Multiple,
             sentiment_backend: SentimentBackend::Vader,
             metrics_emf: true,
+            metrics_categories: None,
+            metrics_top_categories: 10,
             comprehend: ComprehendConfig::default(),
             response_limit: RESPONSE_LIMIT_BYTES,
         }
@@ -112,6 +121,30 @@ impl Config {
         }
         if let Some(v) = get("METRICS_EMF") {
             config.metrics_emf = parse_bool("METRICS_EMF", &v)?;
+        }
+        if let Some(v) = get("METRICS_CATEGORIES") {
+            let names: Vec<String> = v
+                .split(',')
+                .map(|c| c.trim().to_string())
+                .filter(|c| !c.is_empty())
+                .collect();
+            if names.is_empty() || names.len() > 100 || names.iter().any(|n| n == "other") {
+                return Err(ConfigError {
+                    variable: "METRICS_CATEGORIES",
+                    value: v,
+                    expected: "1 to 100 comma-separated category names, not \"other\"",
+                });
+            }
+            config.metrics_categories = Some(names);
+        }
+        if let Some(v) = get("METRICS_TOP_CATEGORIES") {
+            config.metrics_top_categories = parse_range(
+                "METRICS_TOP_CATEGORIES",
+                &v,
+                1,
+                100,
+                "a whole number from 1 to 100",
+            )?;
         }
         let c = &mut config.comprehend;
         if let Some(v) = get("COMPREHEND_ENDPOINT_URL") {

@@ -29,7 +29,7 @@ pub use firehose::{
     RecordResult, ResponseRecord, RESPONSE_LIMIT_BYTES,
 };
 pub use handler::{Report, ResponseTooLarge, Transformer};
-pub use metrics::{emf_line, log_report, NAMESPACE};
+pub use metrics::{emf_category_lines, emf_line, log_report, NAMESPACE};
 pub use post::StreamPost;
 pub use sentiment::{
     Analyzer, AnalyzerStats, Backend, Comprehend, ComprehendConfig, Label, OtherLanguages,

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
-use transform::{emf_line, log_report};
+use transform::{emf_category_lines, emf_line, log_report};
 use transform::{Analyzer, Backend, Config, FirehoseEvent, FirehoseResponse, Transformer};
 
 #[tokio::main(flavor = "current_thread")]
@@ -46,6 +46,16 @@ async fn handle(
             .next()
             .unwrap_or_default();
         println!("{}", emf_line(&report, stream, now.timestamp_millis()));
+        let config = transformer.config();
+        for line in emf_category_lines(
+            &report,
+            config.metrics_categories.as_deref(),
+            config.metrics_top_categories,
+            stream,
+            now.timestamp_millis(),
+        ) {
+            println!("{line}");
+        }
     }
     Ok(response)
 }

@@ -99,9 +99,133 @@ pub fn emf_line(report: &Report, stream: &str, timestamp_ms: i64) -> String {
     Value::Object(fields).to_string()
 }
 
+/// Per category, one EMF line each (dimensions `DeliveryStream`, `Category`): `Posts`,
+/// `SentimentScored` (posts with a score) and `SentimentSum` (the sum of their scores), so
+/// CloudWatch charts and alarms per topic, and mean sentiment is
+/// `SentimentSum / SentimentScored`. The series stay bounded: only `named` categories (or,
+/// without them, the `top` largest of this invocation) are their own; the rest are
+/// counted as `other`.
+pub fn emf_category_lines(
+    report: &Report,
+    named: Option<&[String]>,
+    top: usize,
+    stream: &str,
+    timestamp_ms: i64,
+) -> Vec<String> {
+    let mut by_size: Vec<(&String, &u64)> = report.categories.iter().collect();
+    by_size.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+    let keep = |i: usize, name: &str| match named {
+        Some(list) => list.iter().any(|n| n == name),
+        None => i < top,
+    };
+    let mut groups: std::collections::BTreeMap<&str, (u64, u64, f64)> = Default::default();
+    for (i, (name, posts)) in by_size.into_iter().enumerate() {
+        let group = if keep(i, name) {
+            name.as_str()
+        } else {
+            "other"
+        };
+        let (scored, sum) = report
+            .category_scores
+            .get(name)
+            .copied()
+            .unwrap_or_default();
+        let e = groups.entry(group).or_default();
+        e.0 += posts;
+        e.1 += scored;
+        e.2 += sum;
+    }
+    groups
+        .into_iter()
+        .map(|(category, (posts, scored, sum))| {
+            json!({
+                "DeliveryStream": stream,
+                "Category": category,
+                "Posts": posts,
+                "SentimentScored": scored,
+                "SentimentSum": sum,
+                "_aws": {
+                    "Timestamp": timestamp_ms,
+                    "CloudWatchMetrics": [{
+                        "Namespace": NAMESPACE,
+                        "Dimensions": [["DeliveryStream", "Category"]],
+                        "Metrics": [
+                            {"Name": "Posts", "Unit": "Count"},
+                            {"Name": "SentimentScored", "Unit": "Count"},
+                            {"Name": "SentimentSum", "Unit": "None"},
+                        ],
+                    }],
+                },
+            })
+            .to_string()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn report_of(categories: &[(&str, u64, f64)]) -> Report {
+        let mut r = Report::default();
+        for (name, n, sum) in categories {
+            r.categories.insert(name.to_string(), *n);
+            r.category_scores.insert(name.to_string(), (*n, *sum));
+        }
+        r
+    }
+
+    fn parse(lines: &[String]) -> Vec<Value> {
+        lines
+            .iter()
+            .map(|l| serde_json::from_str(l).expect("JSON"))
+            .collect()
+    }
+
+    #[test]
+    fn per_category_lines_carry_posts_and_sentiment_and_stay_bounded() {
+        let r = report_of(&[
+            ("cats", 5, 1.5),
+            ("dogs", 3, -0.3),
+            ("birds", 2, 0.2),
+            ("fish", 1, 0.1),
+        ]);
+        let named = ["cats".to_string(), "dogs".to_string()];
+        let lines = parse(&emf_category_lines(&r, Some(&named), 10, "s", 1));
+        let by: Vec<(&str, f64, f64)> = lines
+            .iter()
+            .map(|l| {
+                (
+                    l["Category"].as_str().unwrap_or_default(),
+                    l["Posts"].as_f64().unwrap_or(-1.0),
+                    l["SentimentSum"].as_f64().unwrap_or(-9.0),
+                )
+            })
+            .collect();
+        assert_eq!(
+            by,
+            vec![
+                ("cats", 5.0, 1.5),
+                ("dogs", 3.0, -0.3),
+                ("other", 3.0, 0.30000000000000004)
+            ]
+        );
+        for l in &lines {
+            let decl = &l["_aws"]["CloudWatchMetrics"][0];
+            assert_eq!(decl["Dimensions"], json!([["DeliveryStream", "Category"]]));
+            for m in decl["Metrics"].as_array().into_iter().flatten() {
+                assert!(l[m["Name"].as_str().unwrap_or_default()].is_number());
+            }
+        }
+        // Without a list: the two largest of the invocation, the rest as other.
+        let lines = parse(&emf_category_lines(&r, None, 2, "s", 1));
+        let names: Vec<&str> = lines
+            .iter()
+            .filter_map(|l| l["Category"].as_str())
+            .collect();
+        assert_eq!(names, vec!["cats", "dogs", "other"]);
+        assert_eq!(lines[2]["Posts"], 3);
+    }
 
     #[test]
     fn emf_declares_every_metric_it_sets() {

@@ -112,6 +112,9 @@ function renderSummary(data) {
   for (const [name, value] of pairs(status.facts)) {
     outcomes.append(el('div', { class: 'outcome', 'data-fact': name }, el('b', { text: String(value) }), el('span', { text: name })));
   }
+  if ((status.spikes || []).length) {
+    outcomes.append(el('div', { class: 'spikes', id: 'spikes' }, el('b', { text: 'Spikes: ' }), status.spikes.join('; ')));
+  }
   const verdict = document.getElementById('verdict');
   const v = data.verdict || {};
   verdict.replaceChildren(el('h2', { text: 'Verdict: mean sentiment per tag, 95% confidence' }));

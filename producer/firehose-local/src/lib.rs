@@ -20,6 +20,7 @@ mod error;
 pub mod journal;
 pub mod live;
 pub mod processor;
+pub mod spikes;
 pub mod stages;
 pub mod summary;
 pub mod wire;
@@ -221,6 +222,7 @@ impl LocalStream {
         self.wire.live.running.store(false, Ordering::Relaxed);
         Ok(LocalSummary {
             freshness: self.wire.live.freshness(),
+            spikes: self.wire.live.spikes(),
             received: processed.records.saturating_sub(self.recovered),
             recovered: self.recovered,
             processed,

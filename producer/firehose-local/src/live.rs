@@ -14,6 +14,8 @@ use std::sync::Mutex;
 
 use serde_json::{json, Value};
 
+use crate::spikes::{Spike, Spikes};
+
 /// Read times kept at most (records in flight); past it the oldest half is forgotten and
 /// those records are measured from their arrival.
 const MAX_PENDING: usize = 1_000_000;
@@ -55,6 +57,7 @@ pub struct Live {
     pub running: AtomicBool,
     read: Mutex<HashMap<String, i64>>,
     samples: Mutex<Samples>,
+    spikes: Mutex<Spikes>,
 }
 
 #[derive(Debug, Default)]
@@ -129,6 +132,16 @@ impl Live {
         }
     }
 
+    /// Counts a searchable post of `tag` written at `created_ms`, for the spike rule.
+    pub fn posted(&self, tag: &str, created_ms: i64) {
+        lock(&self.spikes).add(tag, created_ms);
+    }
+
+    /// The topic spikes so far.
+    pub fn spikes(&self) -> Vec<Spike> {
+        lock(&self.spikes).spikes()
+    }
+
     /// Freshness so far; `None` before the first document.
     pub fn freshness(&self) -> Option<Freshness> {
         let samples = lock(&self.samples);
@@ -161,8 +174,10 @@ impl Live {
                 json!(format!("{:.1} s", f.p95_ms as f64 / 1000.0)),
             );
         }
+        let spikes: Vec<String> = self.spikes().iter().map(|s| s.to_string()).collect();
         json!({
             "live": self.running.load(Ordering::Relaxed),
+            "spikes": spikes,
             "outcomes": [
                 ["received", get(&self.received)],
                 ["indexed", get(&self.indexed)],

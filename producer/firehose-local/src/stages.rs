@@ -322,6 +322,8 @@ struct Peek {
     #[serde(default)]
     categories: Vec<String>,
     #[serde(default)]
+    created_at: Option<String>,
+    #[serde(default)]
     sentiment: Option<PeekSentiment>,
 }
 
@@ -409,8 +411,15 @@ async fn deliver_buffer(
             .as_ref()
             .and_then(|p| p.sentiment.as_ref())
             .map(|s| s.score);
+        let created = peek
+            .as_ref()
+            .and_then(|p| p.created_at.as_deref())
+            .and_then(search_store::parse_date);
         // Each tag counts a post, as on the dashboard's per-tag panels.
         for tag in peek.map(|p| p.categories).unwrap_or_default() {
+            if let Some(ms) = created {
+                live.posted(&tag, ms);
+            }
             counts.categories.entry(tag).or_default().add(score);
         }
     }

@@ -88,6 +88,8 @@ pub struct LocalSummary {
     pub journaled: u64,
     /// From read (or arrival) to searchable.
     pub freshness: Option<Freshness>,
+    /// Topic spikes, on event time.
+    pub spikes: Vec<crate::spikes::Spike>,
 }
 
 fn add(into: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) {
@@ -198,6 +200,18 @@ impl LocalSummary {
                     f.p95_ms as f64 / 1e3
                 ),
             );
+        }
+        match self.spikes.len() {
+            0 if self.delivered.indexed > 0 => {
+                s.push_str("  spikes: none (no tag far above its own last hour)\n")
+            }
+            0 => {}
+            _ => {
+                s.push_str("  spikes:\n");
+                for spike in &self.spikes {
+                    s.push_str(&format!("    {spike}\n"));
+                }
+            }
         }
         if self.delivered.indexed > 0 {
             s.push_str(&format!("  verdict: {}\n", self.verdict()));

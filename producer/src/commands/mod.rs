@@ -29,9 +29,10 @@ pub async fn dispatch(command: Command) -> Result<()> {
         Command::X {
             x,
             stall_secs,
+            max_posts,
             sink,
         } => {
-            let client = XClient::new(&x.x_api_url, &x.bearer_token)?;
+            let client = XClient::new(&x.x_api_url, &x.bearer_token)?.max_posts(Some(max_posts));
             let stall = Duration::from_secs(stall_secs);
             run::pipeline(
                 sink,

@@ -103,6 +103,7 @@ pub struct XClient {
     http: reqwest::Client,
     base: String,
     token: String,
+    max_posts: Option<u64>,
 }
 
 impl XClient {
@@ -122,7 +123,14 @@ impl XClient {
             http,
             base: base.trim_end_matches('/').to_string(),
             token: token.to_string(),
+            max_posts: None,
         })
+    }
+
+    /// Stops the stream after `max` posts (the X spend guard: every post read is billed).
+    pub fn max_posts(mut self, max: Option<u64>) -> Self {
+        self.max_posts = max.filter(|m| *m > 0);
+        self
     }
 
     fn rules_url(&self) -> String {
@@ -229,12 +237,13 @@ impl XClient {
     ) -> Result<(), XError> {
         let url = format!("{}/2/tweets/search/stream?{}", self.base, STREAM_QUERY);
         let mut schedule = Reconnect::default();
+        let mut read = 0u64;
         loop {
             if *shutdown.borrow() {
                 return Ok(());
             }
             let why = tokio::select! {
-                r = self.connect_once(&url, &tx, &stats, stall, &mut schedule) => r?,
+                r = self.connect_once(&url, &tx, &stats, stall, &mut schedule, &mut read) => r?,
                 _ = shutdown.changed() => return Ok(()),
             };
             let Some(why) = why else { return Ok(()) };
@@ -260,6 +269,7 @@ impl XClient {
         stats: &Stats,
         stall: Duration,
         schedule: &mut Reconnect,
+        read: &mut u64,
     ) -> Result<Option<Disconnect>, XError> {
         let resp = match self.http.get(url).bearer_auth(&self.token).send().await {
             Ok(r) => r,
@@ -329,6 +339,14 @@ impl XClient {
                         record.tags = tags;
                         Stats::add(&stats.received, 1);
                         if tx.send(record).await.is_err() {
+                            return Ok(None);
+                        }
+                        *read += 1;
+                        if self.max_posts.is_some_and(|max| *read >= max) {
+                            warn!(
+                                posts = *read,
+                                "x stream: --max-posts reached; stopping (X bills every post read)"
+                            );
                             return Ok(None);
                         }
                     }

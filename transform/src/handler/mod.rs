@@ -160,6 +160,7 @@ impl<A: Analyzer> Transformer<A> {
                         let outcome = Outcome::Ok {
                             category: categories.index(&doc.category),
                             label: doc.sentiment.as_ref().map_or("none", |s| s.label.as_str()),
+                            score: doc.sentiment.as_ref().map(|s| s.score),
                         };
                         let data = Data::shared(text.clone(), lines.base64[k].clone());
                         (RecordResult::Ok, data, outcome)

@@ -25,6 +25,8 @@ pub struct Report {
     pub failed_by_reason: BTreeMap<&'static str, u64>,
     /// `Ok` documents per primary category.
     pub categories: BTreeMap<String, u64>,
+    /// Per primary category: documents with a sentiment score, and the sum of the scores.
+    pub category_scores: BTreeMap<String, (u64, f64)>,
     /// `Ok` documents per sentiment label (`none` when the analyzer gave none).
     pub sentiment_labels: BTreeMap<&'static str, u64>,
     /// Record ids that appeared more than once in the event (each occurrence is answered).
@@ -51,14 +53,23 @@ impl Report {
     /// Counts every record's outcome, in order.
     pub(super) fn count(&mut self, outcomes: &[Outcome], categories: Categories) {
         let mut per_category = vec![0u64; categories.names.len()];
+        let mut scores = vec![(0u64, 0.0f64); categories.names.len()];
         // A handful of labels: counted in a short list, put in the map once each.
         let mut per_label: Vec<(&'static str, u64)> = Vec::new();
         self.reasons.reserve(outcomes.len());
         for outcome in outcomes {
             match *outcome {
-                Outcome::Ok { category, label } => {
+                Outcome::Ok {
+                    category,
+                    label,
+                    score,
+                } => {
                     self.ok += 1;
                     per_category[category] += 1;
+                    if let Some(s) = score {
+                        scores[category].0 += 1;
+                        scores[category].1 += s;
+                    }
                     match per_label.iter_mut().find(|(l, _)| *l == label) {
                         Some((_, n)) => *n += 1,
                         None => per_label.push((label, 1)),
@@ -80,7 +91,13 @@ impl Report {
         for (label, n) in per_label {
             *self.sentiment_labels.entry(label).or_default() += n;
         }
-        for (name, n) in categories.names.into_iter().zip(per_category) {
+        for ((name, n), (scored, sum)) in categories.names.into_iter().zip(per_category).zip(scores)
+        {
+            if scored > 0 {
+                let e = self.category_scores.entry(name.clone()).or_default();
+                e.0 += scored;
+                e.1 += sum;
+            }
             if n > 0 {
                 *self.categories.entry(name).or_default() += n;
             }
@@ -102,6 +119,11 @@ impl Report {
         for (k, v) in &other.categories {
             *self.categories.entry(k.clone()).or_default() += v;
         }
+        for (k, (n, sum)) in &other.category_scores {
+            let e = self.category_scores.entry(k.clone()).or_default();
+            e.0 += n;
+            e.1 += sum;
+        }
         for (k, v) in &other.sentiment_labels {
             *self.sentiment_labels.entry(k).or_default() += v;
         }
@@ -117,10 +139,11 @@ impl Report {
 /// What became of one record, as counted in the [`Report`].
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Outcome {
-    /// `Ok`: index into [`Categories`], sentiment label (`none` without one).
+    /// `Ok`: index into [`Categories`], sentiment label (`none` without one), score.
     Ok {
         category: usize,
         label: &'static str,
+        score: Option<f64>,
     },
     Dropped(&'static str),
     Failed(&'static str),
