@@ -188,6 +188,76 @@ pub enum Command {
         #[command(flatten)]
         sink: SinkArgs,
     },
+    /// Estimate what a month of the pipeline costs at a rate, line by line.
+    Cost(CostArgs),
+}
+
+/// `producer cost`: the rate, the source, and the stack's parameters (the defaults are
+/// `serverless/serverless.yml`'s).
+#[derive(Args, Clone, Debug)]
+pub struct CostArgs {
+    /// Posts a day.
+    #[arg(
+        long,
+        env = "COST_POSTS_PER_DAY",
+        default_value_t = 15_000.0,
+        allow_negative_numbers = true
+    )]
+    pub posts_per_day: f64,
+    /// Where posts come from (X bills every post read).
+    #[arg(long, value_enum, default_value_t = producer::cost::Source::X)]
+    pub source: producer::cost::Source,
+    /// The sentiment backend (`sentimentBackend`).
+    #[arg(long, value_enum, default_value_t = producer::cost::Backend::Vader)]
+    pub backend: producer::cost::Backend,
+    /// Mean size of a post's record, bytes (an X post with its expansions: about 1.5 KB).
+    #[arg(long, default_value_t = 1_500)]
+    pub post_bytes: u64,
+    /// Mean length of a post's text, characters (what Comprehend bills).
+    #[arg(long, default_value_t = 120)]
+    pub text_chars: u64,
+    /// The region whose prices apply.
+    #[arg(long, env = "AWS_REGION", default_value = "eu-west-1")]
+    pub region: String,
+    /// A price file instead of the bundled one (producer/prices.json).
+    #[arg(long)]
+    pub prices: Option<PathBuf>,
+    /// Override one price, e.g. `--price x.post_read=0.01` or
+    /// `--price opensearch_instance_hour.t3.medium.search=0.073` (repeatable).
+    #[arg(long = "price", value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+    /// Lambda memory, MB.
+    #[arg(long, default_value_t = 512)]
+    pub memory_mb: u64,
+    /// The processor buffer, MB (`processorBufferMb`).
+    #[arg(long, default_value_t = 1.0)]
+    pub processor_buffer_mb: f64,
+    /// The processor interval, seconds (`processorIntervalSecs`).
+    #[arg(long, default_value_t = 60)]
+    pub processor_interval_secs: u64,
+    /// The Lambda's measured duration per record, ms (its `DurationMs` over `Records`);
+    /// default: the benchmarks' CPU time at this memory, plus Comprehend's wait.
+    #[arg(long)]
+    pub ms_per_record: Option<f64>,
+    /// OpenSearch instance type (`searchInstanceType`).
+    #[arg(long, default_value = "t3.small.search")]
+    pub instance_type: String,
+    /// OpenSearch instances (`searchInstanceCount`).
+    #[arg(long, default_value_t = 1)]
+    pub instances: u64,
+    /// OpenSearch volume per instance, GB (`searchVolumeGb`).
+    #[arg(long, default_value_t = 10)]
+    pub volume_gb: u64,
+    /// Days each daily index is kept (`retentionDays`).
+    #[arg(long, default_value_t = 30)]
+    pub retention_days: u64,
+    /// Categories with their own metrics and alarms (the rules file's tags: 2 in
+    /// cats-dogs.json).
+    #[arg(long, default_value_t = 2)]
+    pub categories: u64,
+    /// Share of records that fail into the backup bucket, percent.
+    #[arg(long, default_value_t = 0.1)]
+    pub failed_percent: f64,
 }
 
 /// What the dashboard page reads.

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use transform_tools::generate::{posts, Burst, Options};
@@ -35,7 +35,7 @@ fn recording(name: &str, bursts: Vec<Burst>) -> (PathBuf, PathBuf) {
     (rec, dir)
 }
 
-fn summary(rec: &PathBuf, dir: &PathBuf) -> String {
+fn summary(rec: &Path, dir: &Path) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_producer"))
         .arg("file")
         .arg(rec)

@@ -1,5 +1,6 @@
 //! The `producer` commands: each wires a source to the sink through [`run::pipeline`].
 
+pub mod cost;
 #[cfg(feature = "local")]
 pub mod dashboard;
 pub mod failed;
@@ -21,6 +22,7 @@ use crate::cli::Command;
 pub async fn dispatch(command: Command) -> Result<()> {
     match command {
         Command::Rules { action } => rules::rules(action).await,
+        Command::Cost(args) => cost::cost(args),
         Command::Failed { action } => failed::failed(action).await,
         #[cfg(feature = "local")]
         Command::Dashboard { view, port } => dashboard::serve_view(view, port).await,
