@@ -144,6 +144,8 @@ pub struct RegionPrices {
     pub cloudwatch_alarm_metric_month: f64,
     /// CloudWatch Logs ingestion, per GB.
     pub cloudwatch_logs_gb: f64,
+    /// Secrets Manager, per secret-month (the Dashboards master user).
+    pub secretsmanager_secret_month: f64,
 }
 
 impl PriceFile {
@@ -214,6 +216,7 @@ impl PriceFile {
             "cloudwatch_metric_month" => &mut p.cloudwatch_metric_month,
             "cloudwatch_alarm_metric_month" => &mut p.cloudwatch_alarm_metric_month,
             "cloudwatch_logs_gb" => &mut p.cloudwatch_logs_gb,
+            "secretsmanager_secret_month" => &mut p.secretsmanager_secret_month,
             _ => return Err(bad("no such price (see producer/prices.json for the keys)")),
         };
         *slot = value;
@@ -667,6 +670,15 @@ pub fn estimate(prices: &PriceFile, region: &str, inputs: &Inputs) -> Result<Est
         usd: logs_gb * p.cloudwatch_logs_gb,
     });
 
+    lines.push(Line {
+        item: "Secrets Manager",
+        detail: format!(
+            "1 secret (the Dashboards master user) × ${}",
+            p.secretsmanager_secret_month
+        ),
+        usd: p.secretsmanager_secret_month,
+    });
+
     let mut notes = Vec::new();
     let index_gb = inputs.posts_per_day
         * inputs.post_bytes as f64
@@ -729,6 +741,7 @@ mod tests {
                 cloudwatch_metric_month: 0.3,
                 cloudwatch_alarm_metric_month: 0.1,
                 cloudwatch_logs_gb: 0.5,
+                secretsmanager_secret_month: 0.4,
             },
         );
         PriceFile {
@@ -801,9 +814,10 @@ mod tests {
             usd(&e, "CloudWatch Logs"),
             43_800.0 * 3_350.0 / GIB * 0.5
         ));
+        assert!(close(usd(&e, "Secrets Manager"), 0.4));
         let sum: f64 = e.lines.iter().map(|l| l.usd).sum();
         assert!(close(e.total(), sum));
-        assert_eq!(e.lines.len(), 11);
+        assert_eq!(e.lines.len(), 12);
     }
 
     #[test]
@@ -811,7 +825,7 @@ mod tests {
         let mut i = inputs();
         i.text_chars = 40; // 1 unit of text, billed 3
         i.post_bytes = 5_121; // just over one 5 KB unit: two
-        i.posts_per_day = 1_000_000.0; // 4,883.6 MiB a day: 4,884 invocations by size
+        i.posts_per_day = 1_000_000.0; // 4,883.8 MiB a day: 4,884 invocations by size
         let e = estimate(&prices(), "test-1", &i).unwrap();
         let posts = 1_000_000.0 * DAYS_PER_MONTH;
         assert!(close(usd(&e, "Comprehend"), posts * 3.0 * 0.0001));

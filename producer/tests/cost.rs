@@ -46,6 +46,7 @@ fn the_estimate_prints_every_line_and_a_total_that_adds_up() {
         "CloudWatch metrics",
         "CloudWatch alarms",
         "CloudWatch Logs",
+        "Secrets Manager",
     ];
     // 24,000 posts a day for 730 h: 730,000 posts at the bundled $0.005.
     assert_eq!(dollars(&s, "X API reads"), 3_650.0);

@@ -284,6 +284,9 @@ impl Writer {
                 if !self.segments.contains_key(&self.current) {
                     remove_segment(&self.dir, self.current);
                 }
+                // Files and lock go before the answer: whoever awaited the close may
+                // open the journal again at once.
+                drop(self);
                 let _ = ack.send(Remaining { records: remaining });
                 return;
             }
