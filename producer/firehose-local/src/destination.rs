@@ -251,7 +251,10 @@ async fn to_store(
     );
     let policy = Policy::for_duration(SCHEDULE, total, ATTEMPT);
     let what = format!("commit to the store at {}", store.path().display());
-    let result = retry::run(policy, &what, stop, |_| {
+    // The store is on this machine: a stop (the grace period over) ends its retries, not
+    // its first attempt, so what is merely queued at a stop is committed, not backed up;
+    // and an attempt is never abandoned midway (its commit would land after the backup).
+    let attempt = |_| {
         let (store, texts) = (Arc::clone(store), Arc::clone(&texts));
         async move {
             let added = tokio::task::spawn_blocking(move || {
@@ -270,8 +273,20 @@ async fn to_store(
                 Err(e) => Verdict::Retry(e.to_string()),
             }
         }
-    })
-    .await;
+    };
+    let once = Policy {
+        max_attempts: Some(1),
+        ..policy.clone()
+    };
+    let mut result = retry::run(once, &what, &Stop::never(), attempt).await;
+    if result.is_err() {
+        result = retry::run(policy, &what, stop, attempt)
+            .await
+            .map(|mut s| {
+                s.attempts += 1;
+                s
+            });
+    }
     let mut ok = Vec::new();
     let mut failed = Vec::new();
     match result {
