@@ -328,8 +328,10 @@ fn x_stream_reconnects_on_x_schedule_and_forwards_every_post_once_in_order() {
     let seen = server.seen();
     assert_eq!(seen.connections.len(), 7);
     assert!(seen.connections[0]
-        .contains("expansions=author_id,attachments.media_keys,referenced_tweets.id"));
+        .contains("expansions=author_id,attachments.media_keys,referenced_tweets.id,geo.place_id"));
     assert!(seen.connections[0].contains("user.fields=username,name,public_metrics"));
+    assert!(seen.connections[0].contains("place.fields=full_name,name,country_code,place_type,geo"));
+    assert!(seen.connections[0].contains("tweet.fields=") && seen.connections[0].contains(",geo&"));
 }
 
 #[test]

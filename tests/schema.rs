@@ -7,12 +7,16 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value;
-use test_support::{decoded, fixture_event, root, transform};
+use test_support::{decoded, fixture_config, fixture_event, root, transform};
 use transform::Config;
 
 /// Every leaf path of a JSON object with the JSON kind of its value.
 fn leaves(prefix: &str, value: &Value, out: &mut BTreeMap<String, &'static str>) {
     match value {
+        // `{"lat": …, "lon": …}`: one geo_point.
+        Value::Object(map) if map.len() == 2 && map.get("lat").is_some_and(Value::is_f64) && map.get("lon").is_some_and(Value::is_f64) => {
+            out.insert(prefix.to_string(), "geo_point");
+        }
         Value::Object(map) => {
             for (k, v) in map {
                 let path = if prefix.is_empty() {
@@ -46,8 +50,8 @@ fn kind(v: &Value) -> &'static str {
 /// Every field the union of the fixture documents carries (nulls left out).
 fn document_fields() -> BTreeMap<String, &'static str> {
     let mut fields = BTreeMap::new();
-    for name in ["basic", "ugly"] {
-        for record in decoded(&transform(Config::default(), &fixture_event(name)).0) {
+    for name in ["basic", "ugly", "places"] {
+        for record in decoded(&transform(fixture_config(), &fixture_event(name)).0) {
             if let Some(doc) = record.document {
                 let mut one = BTreeMap::new();
                 leaves("", &doc, &mut one);
@@ -106,6 +110,7 @@ fn template_maps_exactly_the_document_fields_with_fitting_types() {
             "boolean" => mapped == "boolean",
             "integer" => matches!(mapped, "integer" | "long" | "float"),
             "float" => mapped == "float",
+            "geo_point" => mapped == "geo_point",
             "string" => matches!(mapped, "keyword" | "text" | "date"),
             _ => false,
         };
@@ -288,8 +293,8 @@ fn the_time_field_is_on_every_document_and_the_dashboard_opens_on_recent_data() 
     let time_field = pattern["attributes"]["timeFieldName"].as_str().unwrap();
     assert_eq!(time_field, "arrived_at");
     let mut documents = 0;
-    for name in ["basic", "ugly"] {
-        for record in decoded(&transform(Config::default(), &fixture_event(name)).0) {
+    for name in ["basic", "ugly", "places"] {
+        for record in decoded(&transform(fixture_config(), &fixture_event(name)).0) {
             if let Some(doc) = record.document {
                 documents += 1;
                 assert!(

@@ -4,7 +4,9 @@
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
 use serde_json::Value;
-use test_support::{decoded, expected, fixture_event, fixture_names, transform, FIXTURE_NOW};
+use test_support::{
+    decoded, expected, fixture_config, fixture_event, fixture_names, transform, FIXTURE_NOW,
+};
 use transform::{response_len, RESPONSE_LIMIT_BYTES};
 use transform::{Config, FirehoseEvent, RecordResult};
 use transform_tools::events::DecodedRecord;
@@ -23,7 +25,7 @@ fn every_fixture_gives_the_expected_response() {
     assert!(names.len() >= 3, "fixtures missing: {names:?}");
     for name in names {
         let event = fixture_event(&name);
-        let (response, report) = transform(Config::default(), &event);
+        let (response, report) = transform(fixture_config(), &event);
 
         let in_ids: Vec<&str> = event.records.iter().map(|r| r.record_id.as_str()).collect();
         let out_ids: Vec<&str> = response

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use crate::document::geo::Regions;
 use crate::error::ConfigError;
 use crate::firehose::RESPONSE_LIMIT_BYTES;
 pub use crate::sentiment::SentimentBackend;
@@ -20,7 +21,7 @@ pub enum MultiCategory {
 }
 
 /// The transform's settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// `DROP_RETWEETS`: drop retweets (they repeat the original's text).
     pub drop_retweets: bool,
@@ -43,6 +44,8 @@ pub struct Config {
     pub metrics_top_categories: usize,
     /// `COMPREHEND_*`: the Comprehend backend's settings.
     pub comprehend: ComprehendConfig,
+    /// `REGIONS_GEOJSON`: named regions; a located post gets the one containing it.
+    pub regions: Option<std::sync::Arc<Regions>>,
     /// Largest response we return (Lambda's limit; lowered only in tests).
     pub response_limit: usize,
 }
@@ -59,6 +62,7 @@ impl Default for Config {
             metrics_categories: None,
             metrics_top_categories: 10,
             comprehend: ComprehendConfig::default(),
+            regions: None,
             response_limit: RESPONSE_LIMIT_BYTES,
         }
     }
@@ -118,6 +122,9 @@ impl Config {
                     })
                 }
             };
+        }
+        if let Some(v) = get("REGIONS_GEOJSON") {
+            config.regions = Some(std::sync::Arc::new(Regions::load(v.trim())?));
         }
         if let Some(v) = get("METRICS_EMF") {
             config.metrics_emf = parse_bool("METRICS_EMF", &v)?;

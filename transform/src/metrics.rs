@@ -20,6 +20,8 @@ pub fn log_report(report: &Report, analyzer: &str) {
         failed_by_reason = %compact(&report.failed_by_reason),
         categories = %compact(&report.categories),
         sentiment = %compact(&report.sentiment_labels),
+        located = report.located,
+        geo_problems = %compact(&report.geo_problems),
         duplicate_record_ids = report.duplicate_record_ids,
         sentiment_calls = report.sentiment.calls,
         sentiment_retries = report.sentiment.retries,

@@ -1,5 +1,6 @@
 //! The post shape a record carries: one X API v2 filtered-stream object
-//! (`data`, `includes.users`, `includes.media`, `matching_rules[{id, tag}]`).
+//! (`data`, `includes.users`, `includes.media`, `includes.places`,
+//! `matching_rules[{id, tag}]`).
 //!
 //! Other sources (Bluesky) are mapped by the producer into this same shape and say so in
 //! the optional top-level `source` field; a post without it is from `x`. Only the fields
@@ -65,6 +66,11 @@ pub struct PostData<'a> {
     /// Set on replies.
     #[serde(default, borrow)]
     pub in_reply_to_user_id: Option<Cow<'a, str>>,
+    /// `{"place_id": …, "coordinates": {"type": "Point", "coordinates": [lon, lat]}}`,
+    /// kept as JSON: a malformed one costs the post its location, never the post
+    /// (`document::geo` reads it).
+    #[serde(default)]
+    pub geo: Option<serde_json::Value>,
 }
 
 /// Public engagement counters of a post.
@@ -145,6 +151,9 @@ pub struct Includes<'a> {
     /// Media objects attached to the post.
     #[serde(default, borrow)]
     pub media: List<Media<'a>, 2>,
+    /// Places (`geo.place_id` expanded), kept as JSON like [`PostData::geo`].
+    #[serde(default)]
+    pub places: Option<serde_json::Value>,
 }
 
 /// A user object.

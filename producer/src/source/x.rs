@@ -24,10 +24,11 @@ use super::reconnect::{Disconnect, Reconnect, Sleeper};
 use crate::record::{Record, Stats};
 
 /// Query string of the stream: the fields and expansions the transform uses.
-pub const STREAM_QUERY: &str = "tweet.fields=created_at,lang,author_id,public_metrics,entities,attachments,referenced_tweets,in_reply_to_user_id,conversation_id\
-&expansions=author_id,attachments.media_keys,referenced_tweets.id\
+pub const STREAM_QUERY: &str = "tweet.fields=created_at,lang,author_id,public_metrics,entities,attachments,referenced_tweets,in_reply_to_user_id,conversation_id,geo\
+&expansions=author_id,attachments.media_keys,referenced_tweets.id,geo.place_id\
 &user.fields=username,name,public_metrics\
-&media.fields=type";
+&media.fields=type\
+&place.fields=full_name,name,country_code,place_type,geo";
 
 /// Why the stream stopped for good.
 #[derive(Debug, thiserror::Error)]

@@ -60,6 +60,15 @@ pub fn expected(name: &str) -> Vec<DecodedRecord> {
         .collect()
 }
 
+/// The configuration the expected fixture responses were made with: the defaults, and
+/// the bundled example regions (`fixtures/regions/cities.geojson`, as `fixtures/rebuild.sh`
+/// sets `REGIONS_GEOJSON`).
+pub fn fixture_config() -> Config {
+    let regions = root().join("fixtures/regions/cities.geojson");
+    Config::from_lookup(|k| (k == "REGIONS_GEOJSON").then(|| regions.display().to_string()))
+        .expect("the bundled regions load")
+}
+
 /// The time the fixtures were processed at.
 pub fn fixture_now() -> DateTime<Utc> {
     FIXTURE_NOW.parse().expect("FIXTURE_NOW is ISO-8601")

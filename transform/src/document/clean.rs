@@ -144,6 +144,15 @@ pub fn clean_into<'a>(
         lower,
     );
 
+    let located = super::geo::locate(data.geo.as_ref(), includes.places.as_ref());
+    let region = match (&config.regions, located.location) {
+        (Some(regions), Some(p)) => regions.find(p).map(|r| Cow::Owned(r.to_string())),
+        _ => None,
+    };
+    if let Some(problem) = located.problem {
+        tracing::debug!(post_id = %data.id, problem = problem.as_str(), "post kept without its location");
+    }
+
     docs.push(Document {
         schema_version: SCHEMA_VERSION,
         post_id: take(&mut data.id),
@@ -173,6 +182,10 @@ pub fn clean_into<'a>(
                 .iter()
                 .any(|r| r.kind == "replied_to"),
         is_quote: data.referenced_tweets.iter().any(|r| r.kind == "quoted"),
+        place: located.place,
+        location: located.location,
+        region,
+        geo_problem: located.problem,
         sentiment: None,
     });
     Ok(None)

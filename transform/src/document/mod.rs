@@ -6,7 +6,8 @@
 //! renamed here is renamed there in the same commit.
 
 //!
-//! Modules: [`clean`] (the policy, and a post's fields to a document's), [`write`] (the
+//! Modules: [`clean`] (the policy, and a post's fields to a document's), [`geo`] (place,
+//! location and region), [`write`] (the
 //! document as one JSON line, by hand), [`time`] (ISO-8601 times), [`text`] (text and
 //! list normalisation).
 
@@ -18,6 +19,7 @@ use crate::post::List;
 use crate::sentiment::Sentiment;
 
 mod clean;
+pub mod geo;
 mod text;
 mod time;
 mod write;
@@ -79,6 +81,15 @@ pub struct Document<'a> {
     pub is_reply: bool,
     /// A quote post.
     pub is_quote: bool,
+    /// Where it was posted from (`geo.place_id` in `includes.places`).
+    pub place: Option<geo::Place<'a>>,
+    /// The post's point, or its place's centre.
+    pub location: Option<geo::GeoPoint>,
+    /// The `REGIONS_GEOJSON` region containing `location`.
+    pub region: Option<Cow<'a, str>>,
+    /// What of its `geo` could not be read (counted, not written).
+    #[serde(skip)]
+    pub geo_problem: Option<geo::GeoProblem>,
     /// Sentiment of `text`, `null` when none was computed.
     pub sentiment: Option<Sentiment>,
 }

@@ -76,18 +76,43 @@ impl Document<'_> {
         boolean(out, self.is_reply);
         out.extend_from_slice(b",\"is_quote\":");
         boolean(out, self.is_quote);
-        out.extend_from_slice(b",\"sentiment\":");
-        match &self.sentiment {
-            // A small object of floats: serde writes it.
-            Some(s) => {
-                let start = out.len();
-                if serde_json::to_writer(&mut *out, s).is_err() {
-                    out.truncate(start);
-                    out.extend_from_slice(b"null");
-                }
+        out.extend_from_slice(b",\"place\":");
+        match &self.place {
+            Some(p) => {
+                out.extend_from_slice(b"{\"id\":");
+                string(out, &p.id);
+                out.extend_from_slice(b",\"name\":");
+                opt_string(out, p.name.as_deref());
+                out.extend_from_slice(b",\"full_name\":");
+                opt_string(out, p.full_name.as_deref());
+                out.extend_from_slice(b",\"country_code\":");
+                opt_string(out, p.country_code.as_deref());
+                out.extend_from_slice(b",\"type\":");
+                opt_string(out, p.kind.as_deref());
+                out.push(b'}');
             }
             None => out.extend_from_slice(b"null"),
         }
+        out.extend_from_slice(b",\"location\":");
+        serialized(out, self.location.as_ref());
+        out.extend_from_slice(b",\"region\":");
+        opt_string(out, self.region.as_deref());
+        out.extend_from_slice(b",\"sentiment\":");
+        serialized(out, self.sentiment.as_ref());
         out.push(b'}');
+    }
+}
+
+/// A small object of floats (sentiment, a point), or `null`: serde writes it.
+fn serialized<T: serde::Serialize>(out: &mut Vec<u8>, value: Option<&T>) {
+    match value {
+        Some(v) => {
+            let start = out.len();
+            if serde_json::to_writer(&mut *out, v).is_err() {
+                out.truncate(start);
+                out.extend_from_slice(b"null");
+            }
+        }
+        None => out.extend_from_slice(b"null"),
     }
 }

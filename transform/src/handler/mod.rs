@@ -161,6 +161,8 @@ impl<A: Analyzer> Transformer<A> {
                             category: categories.index(&doc.category),
                             label: doc.sentiment.as_ref().map_or("none", |s| s.label.as_str()),
                             score: doc.sentiment.as_ref().map(|s| s.score),
+                            located: doc.location.is_some(),
+                            geo_problem: doc.geo_problem.map(|p| p.as_str()),
                         };
                         let data = Data::shared(text.clone(), lines.base64[k].clone());
                         (RecordResult::Ok, data, outcome)

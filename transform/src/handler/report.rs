@@ -29,6 +29,10 @@ pub struct Report {
     pub category_scores: BTreeMap<String, (u64, f64)>,
     /// `Ok` documents per sentiment label (`none` when the analyzer gave none).
     pub sentiment_labels: BTreeMap<&'static str, u64>,
+    /// `Ok` documents with a `location`.
+    pub located: u64,
+    /// `Ok` documents kept without (part of) their `geo`, per problem (`bad_bbox`, ...).
+    pub geo_problems: BTreeMap<&'static str, u64>,
     /// Record ids that appeared more than once in the event (each occurrence is answered).
     pub duplicate_record_ids: u64,
     /// Decoded payload bytes in.
@@ -63,8 +67,14 @@ impl Report {
                     category,
                     label,
                     score,
+                    located,
+                    geo_problem,
                 } => {
                     self.ok += 1;
+                    self.located += u64::from(located);
+                    if let Some(problem) = geo_problem {
+                        *self.geo_problems.entry(problem).or_default() += 1;
+                    }
                     per_category[category] += 1;
                     if let Some(s) = score {
                         scores[category].0 += 1;
@@ -124,6 +134,10 @@ impl Report {
             e.0 += n;
             e.1 += sum;
         }
+        self.located += other.located;
+        for (k, v) in &other.geo_problems {
+            *self.geo_problems.entry(k).or_default() += v;
+        }
         for (k, v) in &other.sentiment_labels {
             *self.sentiment_labels.entry(k).or_default() += v;
         }
@@ -144,6 +158,10 @@ pub(super) enum Outcome {
         category: usize,
         label: &'static str,
         score: Option<f64>,
+        /// Whether the document has a `location`.
+        located: bool,
+        /// What of its `geo` could not be read.
+        geo_problem: Option<&'static str>,
     },
     Dropped(&'static str),
     Failed(&'static str),

@@ -81,6 +81,7 @@ fields! {
         Text = "text",
         Entities = "entities",
         ReferencedTweets = "referenced_tweets",
+        Geo = "geo",
     }
 }
 
@@ -147,6 +148,7 @@ fields! {
         Users = "users",
         Tweets = "tweets",
         Media = "media",
+        Places = "places",
     }
 }
 
