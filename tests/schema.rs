@@ -8,13 +8,16 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 use test_support::{decoded, fixture_config, fixture_event, root, transform};
-use transform::Config;
 
 /// Every leaf path of a JSON object with the JSON kind of its value.
 fn leaves(prefix: &str, value: &Value, out: &mut BTreeMap<String, &'static str>) {
     match value {
         // `{"lat": …, "lon": …}`: one geo_point.
-        Value::Object(map) if map.len() == 2 && map.get("lat").is_some_and(Value::is_f64) && map.get("lon").is_some_and(Value::is_f64) => {
+        Value::Object(map)
+            if map.len() == 2
+                && map.get("lat").is_some_and(Value::is_f64)
+                && map.get("lon").is_some_and(Value::is_f64) =>
+        {
             out.insert(prefix.to_string(), "geo_point");
         }
         Value::Object(map) => {

@@ -101,6 +101,17 @@ fn node_value(
                 "object mapping for [{path}] tried to parse field [{path}] as object, but found a concrete value"
             ),
         }),
+        (Node::Leaf { field, kind: Kind::GeoPoint, subfields }, v) => {
+            let point = geo_point(v).map_err(|why| Refused {
+                kind: "mapper_parsing_exception",
+                reason: format!("failed to parse field [{path}] of type [geo_point] ({why})"),
+            })?;
+            doc.add_f64(*field, point.0);
+            if let Some((lon, _)) = subfields.first() {
+                doc.add_f64(*lon, point.1);
+            }
+            Ok(())
+        }
         (Node::Leaf { field, kind, subfields }, v) => {
             add(doc, *field, *kind, v).map_err(|why| Refused {
                 kind: "mapper_parsing_exception",
@@ -163,7 +174,7 @@ fn add(
             }
             doc.add_i64(field, n);
         }
-        Kind::Float => {
+        Kind::Float | Kind::GeoPoint => {
             let n = match v {
                 Value::Number(n) => n.as_f64(),
                 Value::String(s) => s.trim().parse::<f64>().ok(),
@@ -193,6 +204,36 @@ fn add(
         }
     }
     Ok(())
+}
+
+/// A `geo_point` as OpenSearch reads it: `{"lat": …, "lon": …}` or `"lat,lon"`; the
+/// latitude and longitude, or why not (OpenSearch's words).
+fn geo_point(v: &Value) -> Result<(f64, f64), String> {
+    let (lat, lon) = match v {
+        Value::Object(m) => (
+            m.get("lat")
+                .and_then(Value::as_f64)
+                .ok_or("field [lat] missing")?,
+            m.get("lon")
+                .and_then(Value::as_f64)
+                .ok_or("field [lon] missing")?,
+        ),
+        Value::String(s) => {
+            let (a, b) = s.split_once(',').ok_or("expected \"lat,lon\"")?;
+            (
+                a.trim().parse().map_err(|_| "latitude is not a number")?,
+                b.trim().parse().map_err(|_| "longitude is not a number")?,
+            )
+        }
+        _ => return Err("expected an object {lat, lon}".into()),
+    };
+    if !(-90.0..=90.0).contains(&lat) {
+        return Err(format!("illegal latitude value [{lat}]"));
+    }
+    if !(-180.0..=180.0).contains(&lon) {
+        return Err(format!("illegal longitude value [{lon}]"));
+    }
+    Ok((lat, lon))
 }
 
 /// `strict_date_optional_time`: `yyyy-MM-dd`, optionally `THH:mm[:ss[.fraction]]` and a zone
@@ -244,6 +285,44 @@ mod tests {
         assert_eq!(parse_date("2026-12-01"), Some(1_796_083_200_000));
         assert_eq!(parse_date("yesterday"), None);
         assert_eq!(parse_date("2026-13-01"), None);
+    }
+
+    #[test]
+    fn a_geo_point_is_kept_as_its_latitude_and_longitude_and_checked_as_opensearch_does() {
+        let m = mapping();
+        let doc = build(
+            &m,
+            "1",
+            "i",
+            r#"{"location": {"lat": 40.75, "lon": -73.99}}"#,
+        )
+        .unwrap();
+        let (lat, _) = m.field("location.lat").unwrap();
+        let (lon, _) = m.field("location.lon").unwrap();
+        use tantivy::schema::Value as _;
+        assert_eq!(doc.get_first(lat).and_then(|v| v.as_f64()), Some(40.75));
+        assert_eq!(doc.get_first(lon).and_then(|v| v.as_f64()), Some(-73.99));
+        assert!(build(&m, "2", "i", r#"{"location": "40.75,-73.99"}"#).is_ok());
+        for (bad, why) in [
+            (
+                r#"{"location": {"lat": 140.7, "lon": 0}}"#,
+                "illegal latitude value [140.7]",
+            ),
+            (
+                r#"{"location": {"lat": 0, "lon": 190}}"#,
+                "illegal longitude value [190]",
+            ),
+            (r#"{"location": {"lat": 1}}"#, "field [lon] missing"),
+            (r#"{"location": 5}"#, "expected an object"),
+        ] {
+            let err = build(&m, "3", "i", bad).unwrap_err();
+            assert_eq!(err.kind, "mapper_parsing_exception", "{bad}");
+            assert!(
+                err.reason.contains("[location] of type [geo_point]") && err.reason.contains(why),
+                "{bad}: {}",
+                err.reason
+            );
+        }
     }
 
     #[test]

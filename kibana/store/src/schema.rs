@@ -36,6 +36,9 @@ pub enum Kind {
     Float,
     /// `boolean`.
     Boolean,
+    /// `geo_point`, written `{"lat": …, "lon": …}`: kept as two float fields,
+    /// `PATH.lat` and `PATH.lon` (tantivy has no geo type), so a point map can read them.
+    GeoPoint,
 }
 
 impl Kind {
@@ -49,6 +52,7 @@ impl Kind {
             Kind::Integer => "integer",
             Kind::Float => "float",
             Kind::Boolean => "boolean",
+            Kind::GeoPoint => "geo_point",
         }
     }
 }
@@ -145,7 +149,7 @@ fn add(builder: &mut tantivy::schema::SchemaBuilder, path: &str, kind: Kind) -> 
                 .set_precision(DateTimePrecision::Milliseconds),
         ),
         Kind::Long | Kind::Integer => builder.add_i64_field(path, numeric),
-        Kind::Float => builder.add_f64_field(path, numeric),
+        Kind::Float | Kind::GeoPoint => builder.add_f64_field(path, numeric),
         Kind::Boolean => builder.add_bool_field(path, numeric),
     }
 }
@@ -165,6 +169,7 @@ fn kind_of(path: &str, spec: &Value) -> Result<Kind, StoreError> {
         "integer" | "short" | "byte" => Kind::Integer,
         "float" | "double" | "half_float" => Kind::Float,
         "boolean" => Kind::Boolean,
+        "geo_point" => Kind::GeoPoint,
         other => {
             return Err(StoreError::Template(format!(
                 "field [{path}] has type [{other}], which the embedded store does not map"
@@ -184,6 +189,19 @@ fn object(
         let path = format!("{prefix}{name}");
         let node = match spec.get("properties").and_then(Value::as_object) {
             Some(children) => Node::Object(object(builder, fields, &format!("{path}."), children)?),
+            None if kind_of(&path, spec)? == Kind::GeoPoint => {
+                // The point's field is its latitude; its one sub-field the longitude.
+                let lat = add(builder, &format!("{path}.lat"), Kind::GeoPoint);
+                let lon = add(builder, &format!("{path}.lon"), Kind::Float);
+                fields.insert(path.clone(), (lat, Kind::GeoPoint));
+                fields.insert(format!("{path}.lat"), (lat, Kind::Float));
+                fields.insert(format!("{path}.lon"), (lon, Kind::Float));
+                Node::Leaf {
+                    field: lat,
+                    kind: Kind::GeoPoint,
+                    subfields: vec![(lon, Kind::Float)],
+                }
+            }
             None => {
                 let kind = kind_of(&path, spec)?;
                 let field = add(builder, &path, kind);
@@ -239,10 +257,10 @@ mod tests {
     #[test]
     fn a_type_the_store_cannot_map_is_named() {
         let err =
-            Mapping::from_template(r#"{"mappings": {"properties": {"p": {"type": "geo_point"}}}}"#)
-                .expect_err("geo_point");
+            Mapping::from_template(r#"{"mappings": {"properties": {"p": {"type": "geo_shape"}}}}"#)
+                .expect_err("geo_shape");
         assert!(
-            err.to_string().contains("[p] has type [geo_point]"),
+            err.to_string().contains("[p] has type [geo_shape]"),
             "{err}"
         );
     }

@@ -276,16 +276,14 @@ async fn to_store(
     };
     let once = Policy {
         max_attempts: Some(1),
-        ..policy.clone()
+        ..policy
     };
     let mut result = retry::run(once, &what, &Stop::never(), attempt).await;
     if result.is_err() {
-        result = retry::run(policy, &what, stop, attempt)
-            .await
-            .map(|mut s| {
-                s.attempts += 1;
-                s
-            });
+        result = retry::run(policy, &what, stop, attempt).await.map(|mut s| {
+            s.attempts += 1;
+            s
+        });
     }
     let mut ok = Vec::new();
     let mut failed = Vec::new();

@@ -79,7 +79,10 @@ fn text(v: &Value) -> Option<Cow<'static, str>> {
 }
 
 fn in_range(lat: f64, lon: f64) -> bool {
-    lat.is_finite() && lon.is_finite() && (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon)
+    lat.is_finite()
+        && lon.is_finite()
+        && (-90.0..=90.0).contains(&lat)
+        && (-180.0..=180.0).contains(&lon)
 }
 
 /// `[lon, lat]` as a point, if it is one.
@@ -96,14 +99,22 @@ fn point(v: &Value) -> Option<GeoPoint> {
 /// The centre of `[west, south, east, north]` (a box across the antimeridian has
 /// west > east).
 fn bbox_centre(v: &Value) -> Option<GeoPoint> {
-    let b: Vec<f64> = v.as_array()?.iter().map(Value::as_f64).collect::<Option<_>>()?;
+    let b: Vec<f64> = v
+        .as_array()?
+        .iter()
+        .map(Value::as_f64)
+        .collect::<Option<_>>()?;
     let [w, s, e, n] = b.as_slice() else {
         return None;
     };
     if !in_range(*s, *w) || !in_range(*n, *e) || s > n {
         return None;
     }
-    let mut lon = if w <= e { (w + e) / 2.0 } else { (w + e + 360.0) / 2.0 };
+    let mut lon = if w <= e {
+        (w + e) / 2.0
+    } else {
+        (w + e + 360.0) / 2.0
+    };
     if lon > 180.0 {
         lon -= 360.0;
     }
@@ -120,10 +131,15 @@ pub fn locate(geo: Option<&Value>, places: Option<&Value>) -> Located<'static> {
         return out;
     };
     let mut bbox = None;
-    if let Some(id) = geo.get("place_id").and_then(Value::as_str).filter(|s| !s.is_empty()) {
-        let found = places
-            .and_then(Value::as_array)
-            .and_then(|all| all.iter().find(|p| p.get("id").and_then(Value::as_str) == Some(id)));
+    if let Some(id) = geo
+        .get("place_id")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    {
+        let found = places.and_then(Value::as_array).and_then(|all| {
+            all.iter()
+                .find(|p| p.get("id").and_then(Value::as_str) == Some(id))
+        });
         match found {
             Some(p) => {
                 out.place = Some(Place {
@@ -168,14 +184,16 @@ const REGIONS_EXPECTED: &str =
 impl Regions {
     /// Reads the file `path` names.
     pub fn load(path: &str) -> Result<Regions, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| regions_error(path, &e.to_string()))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| regions_error(path, &e.to_string()))?;
         Regions::parse(&text).map_err(|why| regions_error(path, &why))
     }
 
     /// Parses a FeatureCollection; the error says which feature is wrong and how.
     pub fn parse(text: &str) -> Result<Regions, String> {
-        let collection: geojson::FeatureCollection =
-            text.parse().map_err(|e: geojson::Error| format!("not a GeoJSON FeatureCollection: {e}"))?;
+        let collection: geojson::FeatureCollection = text
+            .parse()
+            .map_err(|e: geojson::Error| format!("not a GeoJSON FeatureCollection: {e}"))?;
         let mut regions = Vec::new();
         for (i, feature) in collection.features.into_iter().enumerate() {
             let name = feature
@@ -267,21 +285,48 @@ mod tests {
 
     #[test]
     fn the_posts_own_point_comes_first_in_geojson_order() {
-        let l = located(json!({"data": {"geo": {"place_id": "p1", "coordinates": {"type": "Point", "coordinates": [-73.99, 40.73]}}},
-                               "includes": {"places": place(json!([-74.03, 40.68, -73.91, 40.88]))}}));
-        assert_eq!(l.location, Some(GeoPoint { lat: 40.73, lon: -73.99 }));
+        let l = located(
+            json!({"data": {"geo": {"place_id": "p1", "coordinates": {"type": "Point", "coordinates": [-73.99, 40.73]}}},
+                               "includes": {"places": place(json!([-74.03, 40.68, -73.91, 40.88]))}}),
+        );
+        assert_eq!(
+            l.location,
+            Some(GeoPoint {
+                lat: 40.73,
+                lon: -73.99
+            })
+        );
         let p = l.place.unwrap();
-        assert_eq!((p.id.as_ref(), p.kind.as_deref(), p.full_name.as_deref()), ("p1", Some("city"), Some("Manhattan, NY")));
+        assert_eq!(
+            (p.id.as_ref(), p.kind.as_deref(), p.full_name.as_deref()),
+            ("p1", Some("city"), Some("Manhattan, NY"))
+        );
         assert_eq!(l.problem, None);
     }
 
     #[test]
     fn a_place_alone_is_located_at_its_boxs_centre() {
-        let l = located(json!({"data": {"geo": {"place_id": "p1"}}, "includes": {"places": place(json!([-74.0, 40.0, -73.0, 41.0]))}}));
-        assert_eq!(l.location, Some(GeoPoint { lat: 40.5, lon: -73.5 }));
+        let l = located(
+            json!({"data": {"geo": {"place_id": "p1"}}, "includes": {"places": place(json!([-74.0, 40.0, -73.0, 41.0]))}}),
+        );
+        assert_eq!(
+            l.location,
+            Some(GeoPoint {
+                lat: 40.5,
+                lon: -73.5
+            })
+        );
         // Across the antimeridian (Fiji: west 177, east -178).
-        let l = located(json!({"data": {"geo": {"place_id": "p1"}}, "includes": {"places": place(json!([177.0, -19.0, -178.0, -16.0]))}}));
-        assert_eq!(l.location, Some(GeoPoint { lat: -17.5, lon: 179.5 }));
+        let l = located(
+            json!({"data": {"geo": {"place_id": "p1"}}, "includes": {"places": place(json!([177.0, -19.0, -178.0, -16.0]))}}),
+        );
+        assert_eq!(
+            l.location,
+            Some(GeoPoint {
+                lat: -17.5,
+                lon: 179.5
+            })
+        );
     }
 
     #[test]
@@ -293,14 +338,46 @@ mod tests {
     #[test]
     fn bad_input_loses_only_what_cannot_be_read_and_is_named() {
         let cases = [
-            (json!({"data": {"geo": {"place_id": "nope"}}, "includes": {"places": place(json!([0, 0, 1, 1]))}}), GeoProblem::PlaceNotIncluded, false),
-            (json!({"data": {"geo": {"place_id": "p1"}}, "includes": {"places": place(json!([0, 0, 1]))}}), GeoProblem::BadBbox, true),
-            (json!({"data": {"geo": {"place_id": "p1"}}, "includes": {"places": place(json!(["a", 0, 1, 1]))}}), GeoProblem::BadBbox, true),
-            (json!({"data": {"geo": {"place_id": "p1"}}, "includes": {"places": place(json!([0, 10, 1, 5]))}}), GeoProblem::BadBbox, true),
-            (json!({"data": {"geo": {"coordinates": {"type": "Point", "coordinates": [10.0, 95.0]}}}}), GeoProblem::BadCoordinates, false),
-            (json!({"data": {"geo": {"coordinates": {"type": "Point", "coordinates": [200.0, 5.0]}}}}), GeoProblem::BadCoordinates, false),
-            (json!({"data": {"geo": {"coordinates": "40.7,-74"}}}), GeoProblem::BadCoordinates, false),
-            (json!({"data": {"geo": {"place_id": "p1"}}, "includes": {"places": 7}}), GeoProblem::PlaceNotIncluded, false),
+            (
+                json!({"data": {"geo": {"place_id": "nope"}}, "includes": {"places": place(json!([0, 0, 1, 1]))}}),
+                GeoProblem::PlaceNotIncluded,
+                false,
+            ),
+            (
+                json!({"data": {"geo": {"place_id": "p1"}}, "includes": {"places": place(json!([0, 0, 1]))}}),
+                GeoProblem::BadBbox,
+                true,
+            ),
+            (
+                json!({"data": {"geo": {"place_id": "p1"}}, "includes": {"places": place(json!(["a", 0, 1, 1]))}}),
+                GeoProblem::BadBbox,
+                true,
+            ),
+            (
+                json!({"data": {"geo": {"place_id": "p1"}}, "includes": {"places": place(json!([0, 10, 1, 5]))}}),
+                GeoProblem::BadBbox,
+                true,
+            ),
+            (
+                json!({"data": {"geo": {"coordinates": {"type": "Point", "coordinates": [10.0, 95.0]}}}}),
+                GeoProblem::BadCoordinates,
+                false,
+            ),
+            (
+                json!({"data": {"geo": {"coordinates": {"type": "Point", "coordinates": [200.0, 5.0]}}}}),
+                GeoProblem::BadCoordinates,
+                false,
+            ),
+            (
+                json!({"data": {"geo": {"coordinates": "40.7,-74"}}}),
+                GeoProblem::BadCoordinates,
+                false,
+            ),
+            (
+                json!({"data": {"geo": {"place_id": "p1"}}, "includes": {"places": 7}}),
+                GeoProblem::PlaceNotIncluded,
+                false,
+            ),
         ];
         for (post, problem, has_place) in cases {
             let l = located(post.clone());
@@ -323,22 +400,46 @@ mod tests {
         assert_eq!(r.find(GeoPoint { lat: 0.5, lon: 0.5 }), Some("west"));
         assert_eq!(r.find(GeoPoint { lat: 0.5, lon: 1.5 }), Some("east"));
         assert_eq!(r.find(GeoPoint { lat: 5.2, lon: 5.8 }), Some("east"));
-        assert_eq!(r.find(GeoPoint { lat: 5.8, lon: 5.2 }), None, "outside the triangle, inside its box");
-        assert_eq!(r.find(GeoPoint { lat: 40.0, lon: -74.0 }), None);
+        assert_eq!(
+            r.find(GeoPoint { lat: 5.8, lon: 5.2 }),
+            None,
+            "outside the triangle, inside its box"
+        );
+        assert_eq!(
+            r.find(GeoPoint {
+                lat: 40.0,
+                lon: -74.0
+            }),
+            None
+        );
     }
 
     #[test]
     fn a_bad_regions_file_names_the_variable_and_the_problem() {
         for (text, want) in [
             ("{}", "not a GeoJSON FeatureCollection"),
-            (r#"{"type": "FeatureCollection", "features": []}"#, "no features"),
-            (r#"{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, "geometry": {"type": "Point", "coordinates": [0, 0]}}]}"#, "feature 0 has no \"name\" property"),
-            (r#"{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"name": "x"}, "geometry": {"type": "Point", "coordinates": [0, 0]}}]}"#, "feature 0 (x) is a Point, not a Polygon or MultiPolygon"),
+            (
+                r#"{"type": "FeatureCollection", "features": []}"#,
+                "no features",
+            ),
+            (
+                r#"{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, "geometry": {"type": "Point", "coordinates": [0, 0]}}]}"#,
+                "feature 0 has no \"name\" property",
+            ),
+            (
+                r#"{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"name": "x"}, "geometry": {"type": "Point", "coordinates": [0, 0]}}]}"#,
+                "feature 0 (x) is a Point, not a Polygon or MultiPolygon",
+            ),
         ] {
             let err = Regions::parse(text).unwrap_err();
             assert!(err.contains(want), "{text}: {err}");
         }
-        let err = Regions::load("/nonexistent/regions.geojson").unwrap_err().to_string();
-        assert!(err.starts_with("REGIONS_GEOJSON=\"/nonexistent/regions.geojson: "), "{err}");
+        let err = Regions::load("/nonexistent/regions.geojson")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("REGIONS_GEOJSON=\"/nonexistent/regions.geojson: "),
+            "{err}"
+        );
     }
 }

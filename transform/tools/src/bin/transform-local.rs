@@ -265,6 +265,12 @@ fn summary(r: &Report, analyzer: &str) -> String {
     for (k, v) in &r.sentiment_labels {
         row(&format!("sentiment {k} ({analyzer})"), v.to_string());
     }
+    if r.located > 0 || !r.geo_problems.is_empty() {
+        row("located", r.located.to_string());
+    }
+    for (k, v) in &r.geo_problems {
+        row(&format!("  kept without location: {k}"), v.to_string());
+    }
     row(
         "bytes in / out",
         format!("{} / {}", r.bytes_in, r.bytes_out),
