@@ -2,8 +2,8 @@
 """Builds tests/vader/corpus.jsonl: varied texts with the scores Python vaderSentiment 3.3.2
 gives them, the expectations of tests/vader_parity.rs.
 
-Texts: synthetic tweets from ../shared/baselines/gen_tweets.py (emoji, escapes, many
-languages), and every combination of a small grammar of the rules VADER implements
+Texts: synthetic posts from our generator, `gen-posts` (transform/tools: emoji, escapes,
+many languages), and every combination of a small grammar of the rules VADER implements
 (negations, boosters and dampeners, ALL CAPS, "but", "kind of", "least", idioms,
 punctuation emphasis, emoticons, non-ASCII and other scripts).
 
@@ -20,7 +20,7 @@ import tempfile
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 HERE = pathlib.Path(__file__).resolve().parent
-GEN = HERE.parents[1] / ".." / "shared" / "baselines" / "gen_tweets.py"
+ROOT = HERE.parents[1]
 
 WORDS = ["good", "bad", "love", "hate", "great", "terrible", "funny", "sad", "okay", "nice"]
 MODIFIERS = ["", "not ", "never ", "very ", "extremely ", "kind of ", "sort of ", "barely ",
@@ -60,10 +60,10 @@ HANDWRITTEN = [
 
 def synthetic(n, seed):
     with tempfile.TemporaryDirectory() as d:
-        out = pathlib.Path(d) / "texts.txt"
-        subprocess.run([sys.executable, str(GEN), "--texts", str(n), "--seed", str(seed), "--out", str(out)],
-                       check=True)
-        return [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+        out = pathlib.Path(d) / "posts.ndjson"
+        subprocess.run(["cargo", "run", "-q", "--bin", "gen-posts", "--", "--count", str(n),
+                        "--seed", str(seed), "--out", str(out)], check=True, cwd=ROOT)
+        return [json.loads(line)["data"]["text"] for line in out.read_text(encoding="utf-8").splitlines()]
 
 
 def grammar():
