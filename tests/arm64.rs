@@ -110,6 +110,19 @@ fn response(answer: Option<Answer>) -> Vec<u8> {
     }
 }
 
+/// The category names of a `batch transformed` line's `categories=cats=5,dogs=5` field.
+fn report_categories(line: &str) -> Vec<String> {
+    let field = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("categories="))
+        .unwrap_or_else(|| panic!("no categories= in {line}"));
+    field
+        .split(',')
+        .filter(|c| !c.is_empty())
+        .map(|c| c.split('=').next().unwrap().to_owned())
+        .collect()
+}
+
 fn assert_plain(log: &str) {
     assert!(!log.contains('\u{1b}'), "ANSI escapes in the logs:\n{log}");
 }
@@ -147,7 +160,22 @@ fn the_arm64_transform_answers_the_fixtures_with_plain_or_json_logs() {
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter(|v| v.get("_aws").is_some())
         .collect();
-    assert_eq!(emf.len(), 2, "one EMF line per invocation: {log}");
+    // One batch line per invocation, then one line per category its report counts.
+    let (per_category, per_batch): (Vec<&Value>, Vec<&Value>) =
+        emf.iter().partition(|v| v.get("Category").is_some());
+    assert_eq!(per_batch.len(), 2, "one batch EMF line per invocation: {log}");
+    let mut reported: Vec<String> = reports
+        .iter()
+        .flat_map(|l| report_categories(l))
+        .collect();
+    let mut emitted: Vec<String> = per_category
+        .iter()
+        .map(|v| v["Category"].as_str().unwrap().to_owned())
+        .collect();
+    reported.sort();
+    emitted.sort();
+    assert!(!emitted.is_empty(), "{log}");
+    assert_eq!(emitted, reported, "one EMF line per reported category: {log}");
 
     // Lambda's JSON log format: every line a JSON object.
     let api = RuntimeApi::start();
