@@ -397,6 +397,105 @@ fn records_are_indexed_dropped_or_backed_up_exactly_once() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// The region the bundled example (`fixtures/regions/cities.geojson`) gives a post from
+/// each of the generator's places: the file outlines each city around the whole of its
+/// places' bounding boxes, so a post's own point and its place's centre agree.
+fn example_region(place_name: &str) -> &'static str {
+    match place_name {
+        "Manhattan" | "Brooklyn" | "Queens" | "The Bronx" => "New York City",
+        "London" => "London",
+        "Paris" => "Paris",
+        "Tokyo" => "Tokyo",
+        "São Paulo" => "São Paulo",
+        other => panic!("a place the example does not outline: {other}"),
+    }
+}
+
+#[test]
+fn posts_per_region_in_opensearch_are_those_of_the_generated_places() {
+    let os = opensearch();
+    let rt = runtime();
+    let dir = temp_dir("regions");
+    // X and Bluesky posts; every X post with a place, half of them with their own point.
+    let posts = transform_tools::generate::posts(&transform_tools::generate::Options {
+        count: 400,
+        places: 1.0,
+        coordinates: 0.5,
+        retweets: 0.0,
+        ..Default::default()
+    });
+    let rec = dir.join("places.ndjson");
+    let mut lines = String::new();
+    let mut want: BTreeMap<String, u64> = BTreeMap::new();
+    let mut placed = 0u64;
+    for p in &posts {
+        lines.push_str(&p.json);
+        lines.push('\n');
+        let v: Value = serde_json::from_str(&p.json).unwrap();
+        if let Some(name) = v["includes"]["places"][0]["name"].as_str() {
+            placed += 1;
+            *want.entry(example_region(name).to_string()).or_default() += 1;
+        }
+    }
+    std::fs::write(&rec, lines).unwrap();
+    assert!(placed > 100 && want.len() >= 4, "{want:?}");
+    assert!(
+        (placed as usize) < posts.len(),
+        "Bluesky posts have no place"
+    );
+
+    // The transform with the bundled example regions.
+    let regions = test_support::fixture_config();
+    let backend = transform::Backend::local(regions.sentiment_backend).unwrap();
+    let processor = Processor::InProcess(Box::new(transform::Transformer::new(regions, backend)));
+    let local = rt.block_on(async {
+        LocalStream::start(
+            config(&dir),
+            processor,
+            Destination::opensearch(&os.url, Duration::from_secs(30)).unwrap(),
+            Writer::new(Store::Dir(dir.join("backup")), "social-posts"),
+        )
+        .await
+        .unwrap()
+    });
+    let summary = run(&rt, rec, local);
+    assert_eq!(summary.indexed(), posts.len() as u64, "{summary:?}");
+
+    std::thread::sleep(Duration::from_millis(300));
+    let r = search(
+        &os.url,
+        json!({
+            "size": 0,
+            "track_total_hits": true,
+            "query": {"exists": {"field": "location"}},
+            "aggs": {
+                "region": {"terms": {"field": "region", "size": 20}},
+                "country": {"terms": {"field": "place.country_code", "size": 20}},
+            }
+        }),
+    );
+    assert_eq!(r["hits"]["total"]["value"], placed, "{r}");
+    let got: BTreeMap<String, u64> = r["aggregations"]["region"]["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["key"].as_str().unwrap().to_string(),
+                b["doc_count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, want, "posts per region");
+    let countries: u64 = r["aggregations"]["country"]["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["doc_count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(countries, placed);
+}
+
 #[test]
 fn an_opensearch_outage_is_retried_within_the_retry_duration() {
     let mut os = opensearch();

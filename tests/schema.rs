@@ -137,13 +137,16 @@ fn readme_documents_every_field() {
     }
 }
 
-/// Every `field` in a visualization's aggregations.
-fn agg_fields(vis_state: &Value) -> Vec<String> {
+/// Every `field` in a visualization's aggregations, with the aggregation's type.
+fn agg_fields(vis_state: &Value) -> Vec<(String, String)> {
     vis_state["aggs"]
         .as_array()
         .unwrap()
         .iter()
-        .filter_map(|a| a["params"]["field"].as_str().map(String::from))
+        .filter_map(|a| {
+            let field = a["params"]["field"].as_str()?;
+            Some((field.to_string(), a["type"].as_str()?.to_string()))
+        })
         .collect()
 }
 
@@ -193,14 +196,17 @@ fn dashboards_use_only_mapped_aggregatable_fields_and_resolve_their_references()
             serde_json::from_str(o["attributes"]["visState"].as_str().unwrap()).unwrap();
         let fields = agg_fields(&vis_state);
         assert!(!fields.is_empty(), "{} aggregates no field", o["id"]);
-        for f in fields {
+        for (f, aggregation) in fields {
             let mapped = template
                 .get(&f)
                 .unwrap_or_else(|| panic!("{}: field {f} is not in the index template", o["id"]));
+            let takes: &[&str] = match aggregation.as_str() {
+                "geohash_grid" | "geo_centroid" => &["geo_point"],
+                _ => &["keyword", "date", "long", "integer", "float", "boolean"],
+            };
             assert!(
-                ["keyword", "date", "long", "integer", "float", "boolean"]
-                    .contains(&mapped.as_str()),
-                "{}: {f} is {mapped}, not aggregatable",
+                takes.contains(&mapped.as_str()),
+                "{}: {f} is {mapped}, not aggregatable by {aggregation}",
                 o["id"]
             );
         }

@@ -37,6 +37,11 @@ fn spawn(args: &[&str], out: &Path) -> (Child, mpsc::Receiver<String>) {
         .arg("--out")
         .arg(out)
         .env("RUST_LOG", "warn")
+        // As the quick start runs it: the bundled example regions, for the regions panel.
+        .env(
+            "REGIONS_GEOJSON",
+            root().join("fixtures/regions/cities.geojson"),
+        )
         .env_remove("FIREHOSE_ENDPOINT_URL")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -233,10 +238,13 @@ async fn the_quick_start_ends_on_a_live_dashboard() {
     }
     let committed =
         std::fs::read(&committed).expect("docs/dashboard.png (UPDATE_SCREENSHOT=1 makes it)");
-    assert_eq!(
-        png_size(&committed),
-        size,
-        "the README's screenshot is of this page at this size"
+    // Same width; the height within 2 %: text wraps a little differently with each
+    // machine's fonts.
+    let (width, height) = png_size(&committed);
+    assert!(
+        width == size.0 && height.abs_diff(size.1) * 50 <= size.1,
+        "the README's screenshot is of this page at this size: {:?} vs {size:?}",
+        (width, height)
     );
 
     // Ctrl-C ends it, cleanly.

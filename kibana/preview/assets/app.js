@@ -35,6 +35,7 @@ async function getJSON(url) {
 function number(v, metricKind) {
   if (v === null || v === undefined) return '–';
   if (metricKind === 'count' || metricKind === 'cardinality') return Number(v).toLocaleString('en-US');
+  if (metricKind === 'coordinate') return Number(v).toFixed(4);
   return Number(v).toFixed(3);
 }
 
@@ -164,12 +165,12 @@ function renderPanel(p, answer) {
 }
 
 function renderFigures(table, spec, f) {
-  const last = f.columns.length - 1;
-  const head = el('tr', {}, ...f.columns.map((c, i) => el('th', { class: i === last ? 'num' : '', text: c })));
+  const numeric = (i) => f.kinds[i] !== 'key' && f.kinds[i] !== 'time';
+  const head = el('tr', {}, ...f.columns.map((c, i) => el('th', { class: numeric(i) ? 'num' : '', text: c })));
   const rows = f.rows.map((r) => el('tr', {}, ...r.map((v, i) => el('td', {
-    class: i === last ? 'num' : '',
+    class: numeric(i) ? 'num' : '',
     'data-value': v === null ? 'null' : String(v),
-    text: i === last ? number(v, spec.metric.kind) : (spec.buckets[i].kind === 'date_histogram' ? timeLabel(v) : v),
+    text: f.kinds[i] === 'time' ? timeLabel(v) : (numeric(i) ? number(v, f.kinds[i]) : v),
   }))));
   table.replaceChildren(el('thead', {}, head), el('tbody', {}, ...rows));
 }
@@ -180,16 +181,53 @@ function destroy(id) {
   state.charts.delete(id);
 }
 
+// A sentiment score in [-1, 1] as a colour: red through grey to green.
+function scoreColour(score) {
+  const s = Math.max(-1, Math.min(1, Number(score) || 0));
+  const mix = (a, b, t) => Math.round(a + (b - a) * t);
+  const [from, to, t] = s < 0 ? [[231, 102, 76], [185, 168, 136], s + 1] : [[185, 168, 136], [84, 179, 153], s];
+  return 'rgba(' + from.map((c, i) => mix(c, to[i], t)).join(',') + ',0.75)';
+}
+
+// The map: one point per geohash cell at its centroid (longitude, latitude), its area
+// the cell's count, its colour the metric; axes in degrees, no tiles (no network).
+function mapConfig(spec, f) {
+  const metric = spec.metrics[0];
+  const biggest = Math.max(...f.rows.map((r) => Number(r[3])));
+  const points = f.rows.map((r) => ({ x: Number(r[2]), y: Number(r[1]), r: 4 + 16 * Math.sqrt(Number(r[3]) / biggest), cell: r[0], n: r[3], v: r[4] }));
+  const pad = (vs, lo, hi) => {
+    const min = Math.min(...vs), max = Math.max(...vs), m = Math.max(5, (max - min) * 0.1);
+    return { min: Math.max(lo, Math.floor(min - m)), max: Math.min(hi, Math.ceil(max + m)) };
+  };
+  const colourOf = (v) => (metric.kind === 'avg' && metric.field && metric.field.startsWith('sentiment') ? scoreColour(v) : PALETTE[1]);
+  return {
+    type: 'bubble',
+    data: { datasets: [{ label: metric.label, data: points, backgroundColor: points.map((pt) => colourOf(pt.v)), borderColor: '#69707d', borderWidth: 1 }] },
+    options: {
+      plugins: {
+        legend: { display: false },
+        tooltip: { callbacks: { label: (c) => c.raw.cell + ': ' + number(c.raw.n, 'count') + ' posts, ' + metric.label + ' ' + number(c.raw.v, metric.kind) } },
+      },
+      scales: {
+        x: Object.assign({ title: { display: true, text: 'Longitude' } }, pad(points.map((pt) => pt.x), -180, 180)),
+        y: Object.assign({ title: { display: true, text: 'Latitude' } }, pad(points.map((pt) => pt.y), -90, 90)),
+      },
+    },
+  };
+}
+
 function chartConfig(p, f) {
   const spec = p.spec;
   const last = f.columns.length - 1;
+  if (spec.chart === 'map') return mapConfig(spec, f);
+  const metric = spec.metrics[0];
   // Bars start at zero (a bar's length is its value); lines start at zero for counts.
-  const valueAxis = { title: { display: !!spec.value_axis, text: spec.value_axis || '' }, beginAtZero: spec.chart === 'bar' || spec.metric.kind === 'count' };
+  const valueAxis = { title: { display: !!spec.value_axis, text: spec.value_axis || '' }, beginAtZero: spec.chart === 'bar' || metric.kind === 'count' };
   if (spec.chart === 'pie') {
     const labels = f.rows.map((r) => r[0]);
     return {
       type: spec.donut ? 'doughnut' : 'pie',
-      data: { labels, datasets: [{ label: spec.metric.label, data: f.rows.map((r) => r[last]), backgroundColor: labels.map(colour) }] },
+      data: { labels, datasets: [{ label: metric.label, data: f.rows.map((r) => r[last]), backgroundColor: labels.map(colour) }] },
       options: { plugins: { legend: { position: 'right' } } },
     };
   }
@@ -197,7 +235,7 @@ function chartConfig(p, f) {
     const labels = f.rows.map((r) => r[0]);
     return {
       type: 'bar',
-      data: { labels, datasets: [{ label: spec.metric.label, data: f.rows.map((r) => r[last]), backgroundColor: labels.map(colour) }] },
+      data: { labels, datasets: [{ label: metric.label, data: f.rows.map((r) => r[last]), backgroundColor: labels.map(colour) }] },
       options: { plugins: { legend: { display: false } }, scales: { y: valueAxis } },
     };
   }
@@ -206,7 +244,7 @@ function chartConfig(p, f) {
   const x = xi < 0 ? 0 : xi;
   const gi = spec.buckets.length > 1 ? (x === 0 ? 1 : 0) : -1;
   const xs = [...new Set(f.rows.map((r) => r[x]))].sort();
-  const groups = gi < 0 ? [spec.metric.label] : [...new Set(f.rows.map((r) => r[gi]))].sort();
+  const groups = gi < 0 ? [metric.label] : [...new Set(f.rows.map((r) => r[gi]))].sort();
   const datasets = groups.map((g) => {
     const byX = new Map(f.rows.filter((r) => gi < 0 || r[gi] === g).map((r) => [r[x], r[last]]));
     return { label: g, data: xs.map((k) => (byX.has(k) ? byX.get(k) : null)), borderColor: colour(g), backgroundColor: colour(g), spanGaps: false, pointRadius: 2 };
@@ -224,6 +262,7 @@ function drawChart(p, body, f) {
   const existing = state.charts.get(p.id);
   if (existing && existing.config.type === config.type) {
     existing.data = config.data;
+    existing.options = config.options;
     existing.update('none');
     return;
   }

@@ -3,8 +3,11 @@
 //! aggregations nested in the saved order (a line chart's date histogram, then its
 //! split-series terms), the metric innermost under the id the saved object gives it, a
 //! terms aggregation ordered by that metric (`orderBy: "1"`) or by `_count` for a count,
-//! and the `auto` interval resolved to a fixed one. The same body goes to OpenSearch and
-//! to the embedded store. What the page cannot draw is said per panel, by name.
+//! and the `auto` interval resolved to a fixed one. A data table may have several metrics
+//! (a column each); a coordinate map (`tile_map`) is a `geohash_grid` whose cells carry
+//! their `geo_centroid` (Dashboards' `useGeocentroid`), drawn as points at the centroids.
+//! The same body goes to OpenSearch and to the embedded store. What the page cannot draw
+//! is said per panel, by name.
 
 use serde::Serialize;
 use serde_json::{json, Map, Value};
@@ -23,7 +26,12 @@ pub enum Chart {
     Line,
     /// `table`.
     Table,
+    /// `tile_map`: a point per geohash cell, at its centroid, without map tiles.
+    Map,
 }
+
+/// The name of the `geo_centroid` a map's cells carry.
+pub const CENTROID: &str = "centroid";
 
 /// The metric.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -63,20 +71,24 @@ pub struct Spec {
     pub chart: Chart,
     /// A doughnut (pie only).
     pub donut: bool,
-    /// The metric.
-    pub metric: Metric,
+    /// The metrics: one on a chart, one or more in a table.
+    pub metrics: Vec<Metric>,
     /// The bucket aggregations, outermost first.
     pub buckets: Vec<Bucket>,
     /// The value axis' title, if the saved object gives one.
     pub value_axis: Option<String>,
 }
 
-/// The figures of a panel: one row per innermost bucket, its keys then the metric.
+/// The figures of a panel: one row per innermost bucket, its keys then the metrics (a
+/// map's cells: the geohash, the centroid's latitude and longitude, the count, the metric).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Figures {
-    /// Column labels: each bucket's, then the metric's.
+    /// Column labels: each bucket's, then the metrics'.
     pub columns: Vec<String>,
-    /// Rows: each bucket's key (a string; a date histogram's as ISO time), then the value
+    /// What each column holds: `key`, `time` (a date histogram's key), `coordinate`, or
+    /// the metric's kind (`count`, `avg`, ...).
+    pub kinds: Vec<String>,
+    /// Rows: each bucket's key (a string; a date histogram's as ISO time), then the values
     /// (null when the bucket has none, as an average of no values).
     pub rows: Vec<Vec<Value>>,
     /// Documents matched.
@@ -94,9 +106,10 @@ impl Spec {
             "histogram" => Chart::Bar,
             "line" => Chart::Line,
             "table" => Chart::Table,
-            other => return Err(format!("visualization type [{other}] is not drawn by the preview (it draws pie, histogram, line and table)")),
+            "tile_map" => Chart::Map,
+            other => return Err(format!("visualization type [{other}] is not drawn by the preview (it draws pie, histogram, line, table and tile_map)")),
         };
-        let mut metric = None;
+        let mut metrics: Vec<Metric> = Vec::new();
         let mut buckets = Vec::new();
         for agg in vis["aggs"].as_array().ok_or("visState has no aggs")? {
             if agg["enabled"] == false {
@@ -112,9 +125,9 @@ impl Spec {
                 .map(str::to_string);
             let field = params["field"].as_str().map(str::to_string);
             if schema == "metric" {
-                if metric.is_some() {
+                if !metrics.is_empty() && chart != Chart::Table {
                     return Err(format!(
-                        "more than one metric (aggregation {id}): the preview draws one"
+                        "more than one metric (aggregation {id}): the preview draws one on a chart, several in a table"
                     ));
                 }
                 if !METRICS.contains(&kind.as_str()) {
@@ -132,19 +145,27 @@ impl Spec {
                     (k, Some(f)) => format!("{}{} {f}", k[..1].to_uppercase(), &k[1..]),
                     (k, None) => k.to_string(),
                 });
-                metric = Some(Metric {
+                metrics.push(Metric {
                     id,
                     kind,
                     field,
                     label,
                 });
             } else {
-                if !["terms", "date_histogram"].contains(&kind.as_str()) {
-                    return Err(format!("bucket aggregation [{kind}] (aggregation {id}) is not drawn by the preview"));
+                let allowed: &[&str] = match chart {
+                    Chart::Map => &["geohash_grid"],
+                    _ => &["terms", "date_histogram"],
+                };
+                if !allowed.contains(&kind.as_str()) {
+                    return Err(format!("bucket aggregation [{kind}] (aggregation {id}) is not drawn by the preview on a {vis_type}"));
+                }
+                if kind == "geohash_grid" && params["isFilteredByCollar"] == true {
+                    return Err(format!("geohash_grid (aggregation {id}) filtered by the map's collar: the preview draws the whole grid (isFilteredByCollar: false)"));
                 }
                 let field = field.ok_or_else(|| format!("bucket aggregation {id} has no field"))?;
                 let label = custom.unwrap_or_else(|| match &*kind {
                     "terms" => format!("Top {} {field}", params["size"].as_u64().unwrap_or(5)),
+                    "geohash_grid" => format!("{field} (geohash)"),
                     _ => field.clone(),
                 });
                 buckets.push(Bucket {
@@ -157,9 +178,14 @@ impl Spec {
                 });
             }
         }
-        let metric = metric.ok_or("visState has no metric")?;
+        if metrics.is_empty() {
+            return Err("visState has no metric".into());
+        }
         if buckets.is_empty() {
             return Err("visState has no bucket aggregation".into());
+        }
+        if chart == Chart::Map && buckets.len() > 1 {
+            return Err("a map with more than one bucket aggregation: the preview draws one grid".into());
         }
         let value_axis = vis["params"]["valueAxes"][0]["title"]["text"]
             .as_str()
@@ -167,7 +193,7 @@ impl Spec {
         Ok(Spec {
             chart,
             donut: vis["params"]["isDonut"] == true,
-            metric,
+            metrics,
             buckets,
             value_axis,
         })
@@ -175,15 +201,13 @@ impl Spec {
 
     /// The search request body for `range` on `time_field`.
     pub fn request(&self, time_field: &str, range: TimeRange) -> Value {
-        let metric_agg = (self.metric.kind != "count").then(|| {
-            let mut m = Map::new();
-            m.insert(
-                self.metric.id.clone(),
-                json!({ &self.metric.kind: {"field": self.metric.field} }),
-            );
-            m
-        });
-        let mut inner: Option<Map<String, Value>> = metric_agg.clone();
+        let metric_aggs: Map<String, Value> = self
+            .metrics
+            .iter()
+            .filter(|m| m.kind != "count")
+            .map(|m| (m.id.clone(), json!({ &m.kind: {"field": m.field} })))
+            .collect();
+        let mut inner: Option<Map<String, Value>> = Some(metric_aggs.clone());
         for b in self.buckets.iter().rev() {
             let body = match b.kind.as_str() {
                 "date_histogram" => {
@@ -194,21 +218,27 @@ impl Spec {
                     json!({"field": b.field, "fixed_interval": interval,
                            "min_doc_count": b.params["min_doc_count"].as_u64().unwrap_or(1)})
                 }
+                "geohash_grid" => {
+                    // Dashboards' useGeocentroid: each cell also carries its centroid.
+                    inner.get_or_insert_with(Map::new).insert(
+                        CENTROID.into(),
+                        json!({"geo_centroid": {"field": b.field}}),
+                    );
+                    json!({"field": b.field, "precision": b.params["precision"].as_u64().unwrap_or(2)})
+                }
                 _ => {
                     let dir = b.params["order"].as_str().unwrap_or("desc");
-                    let by_metric = b.params["orderBy"].as_str() == Some(self.metric.id.as_str())
-                        && metric_agg.is_some();
-                    let order = match by_metric {
-                        true => json!({ &self.metric.id: dir }),
-                        false => json!({"_count": dir}),
-                    };
-                    if by_metric {
-                        // The terms orders by the metric, so the metric is also its own child.
-                        let sub = inner.get_or_insert_with(Map::new);
-                        if let Some(m) = &metric_agg {
-                            sub.extend(m.clone());
+                    let by = b.params["orderBy"].as_str().unwrap_or_default();
+                    let order = match metric_aggs.get(by) {
+                        Some(metric) => {
+                            // The terms orders by the metric, so the metric is also its own child.
+                            inner
+                                .get_or_insert_with(Map::new)
+                                .insert(by.to_string(), metric.clone());
+                            json!({ by: dir })
                         }
-                    }
+                        None => json!({"_count": dir}),
+                    };
                     json!({"field": b.field, "size": b.params["size"].as_u64().unwrap_or(5), "order": order})
                 }
             };
@@ -243,7 +273,20 @@ impl Spec {
             &mut rows,
         )?;
         let mut columns: Vec<String> = self.buckets.iter().map(|b| b.label.clone()).collect();
-        columns.push(self.metric.label.clone());
+        let mut kinds: Vec<String> = self
+            .buckets
+            .iter()
+            .map(|b| match b.kind.as_str() {
+                "date_histogram" => "time".into(),
+                _ => "key".into(),
+            })
+            .collect();
+        if self.chart == Chart::Map {
+            columns.extend(["Latitude".into(), "Longitude".into(), "Count".into()]);
+            kinds.extend(["coordinate".into(), "coordinate".into(), "count".into()]);
+        }
+        columns.extend(self.metrics.iter().map(|m| m.label.clone()));
+        kinds.extend(self.metrics.iter().map(|m| m.kind.clone()));
         let total = match &response["hits"]["total"] {
             Value::Number(n) => n.as_u64(),
             t => t["value"].as_u64(),
@@ -251,6 +294,7 @@ impl Spec {
         .unwrap_or(0);
         Ok(Figures {
             columns,
+            kinds,
             rows,
             total,
         })
@@ -290,12 +334,19 @@ fn walk(
         if depth + 1 < spec.buckets.len() {
             walk(spec, b, depth + 1, keys, rows)?;
         } else {
-            let value = match spec.metric.kind.as_str() {
-                "count" => b["doc_count"].clone(),
-                _ => b[&spec.metric.id]["value"].clone(),
-            };
             let mut row = keys.clone();
-            row.push(value);
+            if spec.chart == Chart::Map {
+                let centroid = &b[CENTROID]["location"];
+                row.extend([
+                    centroid["lat"].clone(),
+                    centroid["lon"].clone(),
+                    b["doc_count"].clone(),
+                ]);
+            }
+            row.extend(spec.metrics.iter().map(|m| match m.kind.as_str() {
+                "count" => b["doc_count"].clone(),
+                _ => b[&m.id]["value"].clone(),
+            }));
             rows.push(row);
         }
         keys.pop();
@@ -363,6 +414,62 @@ mod tests {
     }
 
     #[test]
+    fn a_table_has_a_column_per_metric() {
+        let s = spec("places");
+        assert_eq!(s.metrics.len(), 2);
+        let r = s.request("arrived_at", range());
+        let terms = &r["aggs"]["2"];
+        assert_eq!(terms["terms"]["field"], "place.full_name");
+        assert_eq!(terms["terms"]["order"], json!({"_count": "desc"}));
+        assert_eq!(
+            terms["aggs"]["3"],
+            json!({"avg": {"field": "sentiment.score"}})
+        );
+        let response = json!({"hits": {"total": 3}, "aggregations": {"2": {"buckets": [
+            {"key": "Manhattan, NY", "doc_count": 2, "3": {"value": 0.25}},
+            {"key": "London, England", "doc_count": 1, "3": {"value": null}}]}}});
+        let f = s.figures(&response).expect("figures");
+        assert_eq!(f.kinds, vec!["key", "count", "avg"]);
+        assert_eq!(
+            f.rows,
+            vec![
+                vec![json!("Manhattan, NY"), json!(2), json!(0.25)],
+                vec![json!("London, England"), json!(1), Value::Null]
+            ]
+        );
+    }
+
+    #[test]
+    fn a_map_asks_for_cells_with_their_centroids() {
+        let s = spec("sentiment-map");
+        assert_eq!(s.chart, Chart::Map);
+        let r = s.request("arrived_at", range());
+        let grid = &r["aggs"]["2"];
+        assert_eq!(grid["geohash_grid"]["field"], "location");
+        assert!(grid["geohash_grid"]["precision"].as_u64().is_some());
+        assert_eq!(
+            grid["aggs"][CENTROID],
+            json!({"geo_centroid": {"field": "location"}})
+        );
+        assert_eq!(
+            grid["aggs"]["1"],
+            json!({"avg": {"field": "sentiment.score"}})
+        );
+        let response = json!({"hits": {"total": {"value": 2}}, "aggregations": {"2": {"buckets": [
+            {"key": "dr5", "doc_count": 2, "1": {"value": -0.5},
+             CENTROID: {"location": {"lat": 40.7, "lon": -74.0}, "count": 2}}]}}});
+        let f = s.figures(&response).expect("figures");
+        assert_eq!(
+            f.kinds,
+            vec!["key", "coordinate", "coordinate", "count", "avg"]
+        );
+        assert_eq!(
+            f.rows,
+            vec![vec![json!("dr5"), json!(40.7), json!(-74.0), json!(2), json!(-0.5)]]
+        );
+    }
+
+    #[test]
     fn what_cannot_be_drawn_is_named() {
         for (vis, named) in [
             (json!({"type": "tagcloud", "aggs": []}), "[tagcloud]"),
@@ -374,6 +481,17 @@ mod tests {
                 json!({"type": "pie", "aggs": [{"id": "1", "type": "count", "schema": "metric", "params": {}},
                 {"id": "2", "type": "geohash_grid", "schema": "segment", "params": {"field": "g"}}]}),
                 "[geohash_grid]",
+            ),
+            (
+                json!({"type": "tile_map", "aggs": [{"id": "1", "type": "count", "schema": "metric", "params": {}},
+                {"id": "2", "type": "geohash_grid", "schema": "segment", "params": {"field": "g", "isFilteredByCollar": true}}]}),
+                "isFilteredByCollar",
+            ),
+            (
+                json!({"type": "line", "aggs": [{"id": "1", "type": "count", "schema": "metric", "params": {}},
+                {"id": "3", "type": "avg", "schema": "metric", "params": {"field": "x"}},
+                {"id": "2", "type": "terms", "schema": "segment", "params": {"field": "g"}}]}),
+                "more than one metric",
             ),
         ] {
             let err = Spec::from_vis_state(&vis).expect_err(named);

@@ -1,8 +1,8 @@
 //! The dashboard preview in a real browser (headless Chromium through chromedriver): the
 //! page loads without a console error, every panel of `kibana/dashboards.ndjson` is drawn,
-//! and the figures it shows equal those computed here from the expected fixture documents,
-//! over the embedded store and over osmem-server (the same requests); a panel the page
-//! cannot draw says so by name while the others are drawn.
+//! and the figures it shows equal those computed here from the expected fixture documents
+//! (places and the map included), over the embedded store and over osmem-server (the same
+//! requests); a panel the page cannot draw says so by name while the others are drawn.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,7 +16,7 @@ use test_support::browser::{console_errors, Browser};
 /// The fixture documents: every `Ok` document of `fixtures/expected/`.
 fn documents() -> Vec<(String, Value)> {
     let mut docs = Vec::new();
-    for name in ["basic", "ugly"] {
+    for name in ["basic", "ugly", "places"] {
         let path = test_support::root().join(format!("fixtures/expected/{name}.ndjson"));
         for line in std::fs::read_to_string(&path)
             .expect("expected fixtures")
@@ -59,33 +59,60 @@ fn strings(v: &Value) -> Vec<String> {
     }
 }
 
-/// Expected rows per panel, computed from the documents: key(s) → value.
-fn expected(docs: &[Value]) -> BTreeMap<&'static str, BTreeMap<Vec<String>, f64>> {
-    let count = |key_of: &dyn Fn(&Value) -> Vec<Vec<String>>| {
-        let mut m = BTreeMap::new();
+/// The map panel's geohash precision, from the saved objects.
+fn map_precision() -> usize {
+    let saved = SavedObjects::parse(saved::BUNDLED).expect("saved objects");
+    let vis = &saved.visualizations["sentiment-map"].vis_state;
+    vis["aggs"]
+        .as_array()
+        .expect("aggs")
+        .iter()
+        .find(|a| a["type"] == "geohash_grid")
+        .and_then(|a| a["params"]["precision"].as_u64())
+        .expect("the map's precision") as usize
+}
+
+type Rows = BTreeMap<Vec<String>, Vec<f64>>;
+
+/// Expected rows per panel, computed from the documents: key(s) → values.
+fn expected(docs: &[Value]) -> BTreeMap<&'static str, Rows> {
+    // For each key of each document: the count, and the mean of each value it has.
+    let group = |key_of: &dyn Fn(&Value) -> Vec<Vec<String>>,
+                 values: &[&dyn Fn(&Value) -> Option<f64>]| {
+        let mut sums: BTreeMap<Vec<String>, (f64, Vec<(f64, f64)>)> = BTreeMap::new();
         for d in docs {
             for k in key_of(d) {
-                *m.entry(k).or_insert(0.0) += 1.0;
+                let e = sums
+                    .entry(k)
+                    .or_insert_with(|| (0.0, vec![(0.0, 0.0); values.len()]));
+                e.0 += 1.0;
+                for (i, value) in values.iter().enumerate() {
+                    if let Some(v) = value(d) {
+                        e.1[i].0 += v;
+                        e.1[i].1 += 1.0;
+                    }
+                }
             }
         }
-        m
+        sums.into_iter()
+            .map(|(k, (n, means))| {
+                let mut row = vec![n];
+                row.extend(means.into_iter().map(|(s, n)| s / n));
+                (k, row)
+            })
+            .collect::<Rows>()
     };
+    let count = |key_of: &dyn Fn(&Value) -> Vec<Vec<String>>| group(key_of, &[]);
     let mean = |key_of: &dyn Fn(&Value) -> Vec<Vec<String>>,
                 value: &dyn Fn(&Value) -> Option<f64>| {
-        let mut sums: BTreeMap<Vec<String>, (f64, f64)> = BTreeMap::new();
-        for d in docs {
-            let Some(v) = value(d) else { continue };
-            for k in key_of(d) {
-                let e = sums.entry(k).or_default();
-                e.0 += v;
-                e.1 += 1.0;
-            }
-        }
-        sums.into_iter().map(|(k, (s, n))| (k, s / n)).collect()
+        group(key_of, &[value])
+            .into_iter()
+            .map(|(k, row)| (k, vec![row[1]]))
+            .collect::<Rows>()
     };
     let by = |field: &'static str| {
         move |d: &Value| {
-            strings(&d[field])
+            strings(d.pointer(field).unwrap_or(&Value::Null))
                 .into_iter()
                 .map(|s| vec![s])
                 .collect::<Vec<_>>()
@@ -101,29 +128,74 @@ fn expected(docs: &[Value]) -> BTreeMap<&'static str, BTreeMap<Vec<String>, f64>
             .collect()
     };
     let score = |d: &Value| d["sentiment"]["score"].as_f64();
-    let label = |d: &Value| {
-        strings(&d["sentiment"]["label"])
-            .into_iter()
-            .map(|s| vec![s])
-            .collect::<Vec<_>>()
+    let lat = |d: &Value| d["location"]["lat"].as_f64();
+    let lon = |d: &Value| d["location"]["lon"].as_f64();
+    let precision = map_precision();
+    let cell = |d: &Value| match (lat(d), lon(d)) {
+        (Some(y), Some(x)) => vec![vec![geohash::encode(geohash::Coord { x, y }, precision)
+            .expect("geohash")]],
+        _ => vec![],
     };
+    // A map cell: the centroid's latitude and longitude, the count, the mean sentiment.
+    let map = group(&cell, &[&lat, &lon, &score])
+        .into_iter()
+        .map(|(k, r)| (k, vec![r[1], r[2], r[0], r[3]]))
+        .collect();
     BTreeMap::from([
-        ("posts-per-category", count(&by("categories"))),
-        ("sentiment-per-category", mean(&by("categories"), &score)),
+        ("posts-per-category", count(&by("/categories"))),
+        ("sentiment-per-category", mean(&by("/categories"), &score)),
         ("posts-over-time", count(&over_time)),
         ("sentiment-over-time", mean(&over_time, &score)),
-        ("sentiment-labels", count(&label)),
-        ("top-hashtags", count(&by("hashtags"))),
+        ("sentiment-labels", count(&by("/sentiment/label"))),
+        ("top-hashtags", count(&by("/hashtags"))),
         (
             "engagement-per-category",
-            mean(&by("categories"), &|d| d["metrics"]["engagement"].as_f64()),
+            mean(&by("/categories"), &|d| d["metrics"]["engagement"].as_f64()),
         ),
-        ("languages", count(&by("lang"))),
+        ("languages", count(&by("/lang"))),
+        ("places", group(&by("/place/full_name"), &[&score])),
+        ("regions", group(&by("/region"), &[&score])),
+        ("sentiment-map", map),
     ])
 }
 
+/// A shown row as its keys and its values.
+fn split(id: &str, row: &[String], keys: usize) -> (Vec<String>, Vec<f64>) {
+    let values = row[keys..]
+        .iter()
+        .map(|v| {
+            v.parse()
+                .unwrap_or_else(|_| panic!("{id}: value {v} in {row:?}"))
+        })
+        .collect();
+    (row[..keys].to_vec(), values)
+}
+
+/// Over osmem-server the map's cells are not compared one by one: its `geohash_grid`
+/// (0.1.6) encodes latitude as longitude and back, so its cells differ from OpenSearch's.
+/// What the cells add up to does not depend on how they are cut: the posts located, their
+/// mean point and their mean sentiment.
+fn assert_same_totals(shown: &[(Vec<String>, Vec<f64>)], want: &Rows) {
+    let totals = |rows: &mut dyn Iterator<Item = &Vec<f64>>| {
+        let (mut n, mut lat, mut lon, mut score) = (0.0, 0.0, 0.0, 0.0);
+        for r in rows {
+            n += r[2];
+            lat += r[0] * r[2];
+            lon += r[1] * r[2];
+            score += r[3] * r[2];
+        }
+        [n, lat / n, lon / n, score / n]
+    };
+    let got = totals(&mut shown.iter().map(|(_, v)| v));
+    let expected = totals(&mut want.values());
+    assert!(expected[0] >= 2.0, "located fixture posts: {want:?}");
+    for (g, e) in got.iter().zip(expected) {
+        assert!((g - e).abs() < 1e-4, "map totals: {got:?} vs {expected:?}");
+    }
+}
+
 /// Loads the page and checks everything it shows against the documents.
-async fn check_page(url: &str, docs: &[Value], name: &str) {
+async fn check_page(url: &str, docs: &[Value], name: &str, exact_cells: bool) {
     let browser = Browser::start(1400, 1900).await;
     browser
         .client
@@ -159,36 +231,45 @@ async fn check_page(url: &str, docs: &[Value], name: &str) {
     for (id, rows) in &want {
         let p = &panels[*id];
         assert_eq!(p["state"], "drawn", "{id}: {}", p["text"]);
-        match id {
-            &"top-hashtags" => assert!(p["table"] == true, "{id} is a table"),
+        match *id {
+            "top-hashtags" | "places" | "regions" => assert!(p["table"] == true, "{id} is a table"),
             _ => assert!(
                 p["chart"].is_string() && p["painted"].as_u64() > Some(500),
                 "{id} is a drawn chart: {p}"
             ),
         }
+        let keys = match *id {
+            "posts-over-time" | "sentiment-over-time" => 2,
+            _ => 1,
+        };
         let shown: Vec<Vec<String>> = serde_json::from_value(p["rows"].clone()).expect("rows");
+        let shown: Vec<(Vec<String>, Vec<f64>)> =
+            shown.iter().map(|r| split(id, r, keys)).collect();
+        if *id == "sentiment-map" {
+            assert_eq!(p["chart"], "bubble", "the map is a point map");
+            if !exact_cells {
+                assert_same_totals(&shown, rows);
+                continue;
+            }
+        }
         assert_eq!(shown.len(), rows.len(), "{id}: {shown:?} vs {rows:?}");
-        for row in &shown {
-            let (value, keys) = row.split_last().expect("a value");
+        for (keys, values) in &shown {
             let expected = rows
                 .get(keys)
-                .unwrap_or_else(|| panic!("{id}: unexpected row {row:?}"));
-            let value: f64 = value
-                .parse()
-                .unwrap_or_else(|_| panic!("{id}: value {value}"));
-            assert!(
-                (value - expected).abs() < 1e-6,
-                "{id} {keys:?}: {value} vs {expected}"
-            );
+                .unwrap_or_else(|| panic!("{id}: unexpected row {keys:?} {values:?}"));
+            assert_eq!(values.len(), expected.len(), "{id} {keys:?}");
+            for (value, expected) in values.iter().zip(expected) {
+                assert!(
+                    (value - expected).abs() < 1e-6,
+                    "{id} {keys:?}: {values:?} vs {expected}"
+                );
+            }
         }
-        if ["posts-per-category", "top-hashtags", "languages"].contains(id) {
-            let values: Vec<f64> = shown
-                .iter()
-                .map(|r| r.last().and_then(|v| v.parse().ok()).unwrap_or(0.0))
-                .collect();
+        if ["posts-per-category", "top-hashtags", "languages", "places", "regions"].contains(id) {
+            let counts: Vec<f64> = shown.iter().map(|(_, v)| v[0]).collect();
             assert!(
-                values.windows(2).all(|w| w[0] >= w[1]),
-                "{id} is ordered by count: {values:?}"
+                counts.windows(2).all(|w| w[0] >= w[1]),
+                "{id} is ordered by count: {counts:?}"
             );
         }
     }
@@ -197,10 +278,10 @@ async fn check_page(url: &str, docs: &[Value], name: &str) {
         let tag = t["tag"].as_str().expect("tag").to_string();
         assert_eq!(
             t["n"].as_f64(),
-            per_tag.get(&vec![tag.clone()]).copied(),
+            per_tag.get(&vec![tag.clone()]).map(|r| r[0]),
             "{tag}: n"
         );
-        let mean = want["sentiment-per-category"][&vec![tag.clone()]];
+        let mean = want["sentiment-per-category"][&vec![tag.clone()]][0];
         assert!(
             (t["mean"].as_f64().expect("mean") - mean).abs() < 1e-6,
             "{tag}: mean"
@@ -237,7 +318,7 @@ async fn the_page_shows_the_figures_of_the_embedded_store() {
     let dashboard = Arc::new(Dashboard::new(saved, Backend::Embedded(store), None));
     let served = dashboard_preview::serve(dashboard, 0).await.expect("serve");
     let docs: Vec<Value> = documents().into_iter().map(|(_, d)| d).collect();
-    check_page(&served.url, &docs, "preview-embedded.png").await;
+    check_page(&served.url, &docs, "preview-embedded.png", true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -280,7 +361,7 @@ async fn the_page_sends_the_same_requests_to_opensearch() {
     ));
     let served = dashboard_preview::serve(dashboard, 0).await.expect("serve");
     let docs: Vec<Value> = documents().into_iter().map(|(_, d)| d).collect();
-    check_page(&served.url, &docs, "preview-opensearch.png").await;
+    check_page(&served.url, &docs, "preview-opensearch.png", false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,7 +6,8 @@
 //! Elasticsearch / OpenSearch JSON (terms, date_histogram with fixed intervals, histogram,
 //! range, avg, sum, min, max, stats, extended_stats, cardinality, percentiles), so nothing
 //! here aggregates by hand; this crate adds the mapping, OpenSearch's indexing rules
-//! (`document.rs`), the query DSL the panels use (`query.rs`) and index patterns.
+//! (`document.rs`), the query DSL the panels use (`query.rs`), index patterns, and
+//! `geohash_grid` / `geo_centroid` rewritten into tantivy's aggregations (`geo.rs`).
 //!
 //! One writer at a time: a second one on the same directory is refused (tantivy's lock, a
 //! file lock the system releases when a process dies). Readers need no lock and see each
@@ -16,6 +17,7 @@
 
 mod document;
 mod error;
+mod geo;
 mod query;
 mod schema;
 pub mod verdict;
@@ -240,8 +242,8 @@ impl Store {
                 searcher.search(&*query, &Count).map_err(search_err)?,
                 Value::Null,
             ),
-            Some(aggs) => {
-                let aggs: Aggregations = serde_json::from_value(aggs)
+            Some(asked) => {
+                let aggs: Aggregations = serde_json::from_value(geo::rewrite(&asked, &self.mapping)?)
                     .map_err(|e| StoreError::Unsupported(format!("aggregations: {e}")))?;
                 let context = AggContextParams::new(
                     AggregationLimitsGuard::default(),
@@ -251,10 +253,10 @@ impl Store {
                 let (total, result) = searcher
                     .search(&*query, &(Count, collector))
                     .map_err(search_err)?;
-                (
-                    total,
-                    serde_json::to_value(result).map_err(|e| StoreError::Search(e.to_string()))?,
-                )
+                let mut result =
+                    serde_json::to_value(result).map_err(|e| StoreError::Search(e.to_string()))?;
+                geo::restore(&asked, &mut result)?;
+                (total, result)
             }
         };
         let mut response = json!({

@@ -1,11 +1,16 @@
 use super::*;
 
 fn docs() -> Vec<(String, String)> {
-    let expected = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../fixtures/expected/basic.ndjson"
-    ))
-    .expect("fixtures/expected/basic.ndjson");
+    fixture_docs("basic")
+}
+
+/// The `Ok` documents of `fixtures/expected/NAME.ndjson`, with their record ids.
+fn fixture_docs(name: &str) -> Vec<(String, String)> {
+    let path = format!(
+        "{}/../../fixtures/expected/{name}.ndjson",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let expected = std::fs::read_to_string(&path).expect(&path);
     expected
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
@@ -72,6 +77,82 @@ fn aggregations_answer_what_the_documents_say() {
 }
 
 #[test]
+fn a_geohash_grid_and_its_centroids_are_those_of_the_located_documents() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path(), Mode::Write).expect("open");
+    let docs: Vec<(String, String)> = [fixture_docs("basic"), fixture_docs("places")].concat();
+    let refused = store
+        .add(docs.iter().map(|(id, json)| (id.as_str(), "social-posts-2023-03-14", json.as_str())))
+        .expect("add");
+    assert!(refused.iter().all(Option::is_none), "{refused:?}");
+    store.commit().expect("commit");
+    let located: Vec<Value> = docs
+        .iter()
+        .map(|(_, d)| serde_json::from_str::<Value>(d).expect("doc"))
+        .filter(|d| d["location"].is_object())
+        .collect();
+    assert!(located.len() >= 2, "the places fixture has located posts");
+    for precision in [1, 3, 5] {
+        // Expected: the documents grouped by the geohash crate's cell of their point.
+        let mut want: std::collections::BTreeMap<String, Vec<&Value>> = Default::default();
+        for d in &located {
+            let point = geohash::Coord {
+                x: d["location"]["lon"].as_f64().expect("lon"),
+                y: d["location"]["lat"].as_f64().expect("lat"),
+            };
+            let cell = geohash::encode(point, precision).expect("geohash");
+            want.entry(cell).or_default().push(d);
+        }
+        let r = store
+            .search(
+                "social-posts*",
+                &json!({"size": 0, "aggs": {"2": {"geohash_grid": {"field": "location", "precision": precision},
+                    "aggs": {"1": {"avg": {"field": "sentiment.score"}},
+                             "c": {"geo_centroid": {"field": "location"}}}}}}),
+            )
+            .expect("geohash_grid");
+        let cells = r["aggregations"]["2"]["buckets"].as_array().expect("cells");
+        assert_eq!(cells.len(), want.len(), "precision {precision}: {r}");
+        let counts: Vec<u64> = cells.iter().map(|c| c["doc_count"].as_u64().unwrap()).collect();
+        assert!(counts.windows(2).all(|w| w[0] >= w[1]), "by count: {counts:?}");
+        for c in cells {
+            let key = c["key"].as_str().expect("key");
+            let members = &want[key];
+            let n = members.len() as f64;
+            let mean = |f: &dyn Fn(&Value) -> f64| members.iter().map(|d| f(d)).sum::<f64>() / n;
+            assert_eq!(c["doc_count"].as_u64(), Some(members.len() as u64), "{key}");
+            assert_eq!(c["c"]["count"].as_u64(), Some(members.len() as u64), "{key}");
+            for (got, expected) in [
+                (&c["1"]["value"], mean(&|d| d["sentiment"]["score"].as_f64().unwrap())),
+                (&c["c"]["location"]["lat"], mean(&|d| d["location"]["lat"].as_f64().unwrap())),
+                (&c["c"]["location"]["lon"], mean(&|d| d["location"]["lon"].as_f64().unwrap())),
+            ] {
+                let got = got.as_f64().unwrap_or_else(|| panic!("{key}: {c}"));
+                assert!((got - expected).abs() < 1e-9, "{key}: {got} vs {expected}");
+            }
+        }
+    }
+    // Under another bucket, and with no located document: a centroid of none.
+    let r = store
+        .search(
+            "social-posts*",
+            &json!({"size": 0, "aggs": {"t": {"terms": {"field": "lang", "size": 10},
+                "aggs": {"c": {"geo_centroid": {"field": "location"}}}}}}),
+        )
+        .expect("terms + geo_centroid");
+    let buckets = r["aggregations"]["t"]["buckets"].as_array().expect("buckets");
+    assert!(!buckets.is_empty());
+    let mut centroids = 0;
+    for b in buckets {
+        centroids += b["c"]["count"].as_u64().expect("count");
+        if b["c"]["count"] == 0 {
+            assert!(b["c"].get("location").is_none(), "{b}");
+        }
+    }
+    assert_eq!(centroids, located.len() as u64);
+}
+
+#[test]
 fn a_time_range_and_an_index_pattern_filter_as_opensearch_does() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = filled(dir.path());
@@ -115,6 +196,14 @@ fn what_it_cannot_answer_it_refuses_by_name() {
         ),
         (
             json!({"size": 0, "aggs": {"x": {"geohash_grid": {"field": "lang"}}}}),
+            "[keyword] is not supported for aggregation [geohash_grid]",
+        ),
+        (
+            json!({"size": 0, "aggs": {"x": {"geohash_grid": {"field": "location", "precision": 13}}}}),
+            "Must be between 1 and 12",
+        ),
+        (
+            json!({"size": 0, "aggs": {"x": {"geo_bounds": {"field": "location"}}}}),
             "aggregations",
         ),
     ] {
