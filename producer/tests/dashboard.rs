@@ -134,7 +134,7 @@ async fn the_quick_start_ends_on_a_live_dashboard() {
     );
     let mut seen = Vec::new();
     let url = url_in(&wait_line(&rx, "dashboard: ", &mut seen));
-    let browser = Browser::start(1400, 2150).await;
+    let browser = Browser::start(1400, 3200).await;
     browser.client.goto(&url).await.unwrap();
     browser
         .wait_for(

@@ -181,9 +181,10 @@ function destroy(id) {
   state.charts.delete(id);
 }
 
-// A sentiment score in [-1, 1] as a colour: red through grey to green.
+// A mean sentiment score as a colour: red through grey to green, full at ±0.5 (means of
+// many posts rarely go further).
 function scoreColour(score) {
-  const s = Math.max(-1, Math.min(1, Number(score) || 0));
+  const s = Math.max(-1, Math.min(1, 2 * (Number(score) || 0)));
   const mix = (a, b, t) => Math.round(a + (b - a) * t);
   const [from, to, t] = s < 0 ? [[231, 102, 76], [185, 168, 136], s + 1] : [[185, 168, 136], [84, 179, 153], s];
   return 'rgba(' + from.map((c, i) => mix(c, to[i], t)).join(',') + ',0.75)';
@@ -197,7 +198,7 @@ function mapConfig(spec, f) {
   const points = f.rows.map((r) => ({ x: Number(r[2]), y: Number(r[1]), r: 4 + 16 * Math.sqrt(Number(r[3]) / biggest), cell: r[0], n: r[3], v: r[4] }));
   const pad = (vs, lo, hi) => {
     const min = Math.min(...vs), max = Math.max(...vs), m = Math.max(5, (max - min) * 0.1);
-    return { min: Math.max(lo, Math.floor(min - m)), max: Math.min(hi, Math.ceil(max + m)) };
+    return { min: Math.max(lo, 10 * Math.floor((min - m) / 10)), max: Math.min(hi, 10 * Math.ceil((max + m) / 10)) };
   };
   const colourOf = (v) => (metric.kind === 'avg' && metric.field && metric.field.startsWith('sentiment') ? scoreColour(v) : PALETTE[1]);
   return {

@@ -25,7 +25,7 @@ fn documents() -> Vec<(String, Value)> {
             let r: Value = serde_json::from_str(line).expect("JSON");
             if r["result"] == "Ok" {
                 docs.push((
-                    r["recordId"].as_str().expect("id").to_string(),
+                    format!("{name}-{}", r["recordId"].as_str().expect("id")),
                     r["document"].clone(),
                 ));
             }
@@ -196,7 +196,7 @@ fn assert_same_totals(shown: &[(Vec<String>, Vec<f64>)], want: &Rows) {
 
 /// Loads the page and checks everything it shows against the documents.
 async fn check_page(url: &str, docs: &[Value], name: &str, exact_cells: bool) {
-    let browser = Browser::start(1400, 1900).await;
+    let browser = Browser::start(1400, 3000).await;
     browser
         .client
         .goto(&format!("{url}{QUERY}"))
@@ -383,7 +383,7 @@ async fn a_panel_the_page_cannot_draw_says_so_and_the_rest_are_drawn() {
     let saved = SavedObjects::parse(&broken).expect("saved objects");
     let dashboard = Arc::new(Dashboard::new(saved, Backend::Embedded(store), None));
     let served = dashboard_preview::serve(dashboard, 0).await.expect("serve");
-    let browser = Browser::start(1400, 1900).await;
+    let browser = Browser::start(1400, 3000).await;
     browser
         .client
         .goto(&format!("{}{QUERY}", served.url))

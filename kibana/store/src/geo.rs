@@ -217,10 +217,9 @@ mod tests {
 
     #[test]
     fn cells_are_geohash_cells() {
-        // Precision 1: 4 rows by 8 columns; 3: 32 by 32; 5: 128 by 256.
+        // Precision 1 (5 bits): 4 rows by 8 columns; 3 (15 bits): 128 by 256.
         assert_eq!(cells(1), (4.0, 8.0));
-        assert_eq!(cells(3), (32.0, 32.0));
-        assert_eq!(cells(5), (128.0, 256.0));
+        assert_eq!(cells(3), (128.0, 256.0));
         for p in 1..=8 {
             let (rows, columns) = cells(p);
             let (height, width) = (180.0 / rows, 360.0 / columns);

@@ -4,7 +4,7 @@ fn docs() -> Vec<(String, String)> {
     fixture_docs("basic")
 }
 
-/// The `Ok` documents of `fixtures/expected/NAME.ndjson`, with their record ids.
+/// The `Ok` documents of `fixtures/expected/NAME.ndjson`, with their record ids (prefixed `NAME-`: the fixtures reuse ids).
 fn fixture_docs(name: &str) -> Vec<(String, String)> {
     let path = format!(
         "{}/../../fixtures/expected/{name}.ndjson",
@@ -17,7 +17,7 @@ fn fixture_docs(name: &str) -> Vec<(String, String)> {
         .filter(|r| r["result"] == "Ok")
         .map(|r| {
             (
-                r["recordId"].as_str().unwrap_or_default().to_string(),
+                format!("{name}-{}", r["recordId"].as_str().unwrap_or_default()),
                 r["document"].to_string(),
             )
         })
