@@ -163,11 +163,12 @@ fn the_arm64_transform_answers_the_fixtures_with_plain_or_json_logs() {
     // One batch line per invocation, then one line per category its report counts.
     let (per_category, per_batch): (Vec<&Value>, Vec<&Value>) =
         emf.iter().partition(|v| v.get("Category").is_some());
-    assert_eq!(per_batch.len(), 2, "one batch EMF line per invocation: {log}");
-    let mut reported: Vec<String> = reports
-        .iter()
-        .flat_map(|l| report_categories(l))
-        .collect();
+    assert_eq!(
+        per_batch.len(),
+        2,
+        "one batch EMF line per invocation: {log}"
+    );
+    let mut reported: Vec<String> = reports.iter().flat_map(|l| report_categories(l)).collect();
     let mut emitted: Vec<String> = per_category
         .iter()
         .map(|v| v["Category"].as_str().unwrap().to_owned())
@@ -175,7 +176,10 @@ fn the_arm64_transform_answers_the_fixtures_with_plain_or_json_logs() {
     reported.sort();
     emitted.sort();
     assert!(!emitted.is_empty(), "{log}");
-    assert_eq!(emitted, reported, "one EMF line per reported category: {log}");
+    assert_eq!(
+        emitted, reported,
+        "one EMF line per reported category: {log}"
+    );
 
     // Lambda's JSON log format: every line a JSON object.
     let api = RuntimeApi::start();

@@ -139,6 +139,41 @@ pub enum Command {
         #[command(flatten)]
         sink: SinkArgs,
     },
+    /// Stream Mastodon posts with the rules' hashtags (or the public timeline) into
+    /// Firehose (an access token of any account on the instance).
+    Mastodon {
+        /// Rules file (tags with hashtags, keywords or a regex).
+        #[arg(
+            long,
+            env = "PRODUCER_RULES",
+            default_value = "producer/rules/cats-dogs.json"
+        )]
+        rules: PathBuf,
+        /// The instance.
+        #[arg(long, env = "MASTODON_URL", default_value = producer::source::mastodon::DEFAULT_URL)]
+        mastodon_url: String,
+        /// An access token (Preferences → Development → New application, scope
+        /// read:statuses).
+        #[arg(long, env = "MASTODON_ACCESS_TOKEN", hide_env_values = true)]
+        access_token: String,
+        /// Stream the public timeline and match it locally, instead of one stream per
+        /// hashtag.
+        #[arg(long, env = "MASTODON_PUBLIC")]
+        public: bool,
+        /// File holding the id of the last settled status; a restart reads back from there.
+        #[arg(long, env = "MASTODON_CURSOR_FILE", default_value = "mastodon.cursor")]
+        cursor_file: PathBuf,
+        /// At most this many statuses read back from the timeline per stream and
+        /// (re)connection.
+        #[arg(long, env = "MASTODON_BACKFILL_MAX", default_value_t = 400)]
+        backfill_max: usize,
+        /// Seconds without a byte (heartbeats included) before a stream counts as stalled.
+        #[arg(long, env = "MASTODON_STALL_SECS", default_value_t = 90)]
+        stall_secs: u64,
+        /// Where records go.
+        #[command(flatten)]
+        sink: SinkArgs,
+    },
     /// Replay recorded posts (NDJSON, plain or gzip) into Firehose.
     File {
         /// The recording: one post payload per line.

@@ -123,6 +123,14 @@ pub fn summary(
         Stats::get(&stats.skipped).to_string(),
     );
     row("reconnects", Stats::get(&stats.reconnects).to_string());
+    for (name, counter) in [
+        ("read back after a gap", &stats.backfilled),
+        ("duplicates (not sent)", &stats.duplicates),
+    ] {
+        if Stats::get(counter) > 0 {
+            row(name, Stats::get(counter).to_string());
+        }
+    }
     for (tag, n) in categories {
         row(&format!("delivered: {tag}"), n.to_string());
     }

@@ -61,6 +61,12 @@ pub struct Stats {
     pub skipped: AtomicU64,
     /// Source-specific: reconnects.
     pub reconnects: AtomicU64,
+    /// Source-specific: posts read back after a gap (Mastodon's REST timeline), included
+    /// in `received`.
+    pub backfilled: AtomicU64,
+    /// Source-specific: second copies of a post, not forwarded (Mastodon: a post on two
+    /// hashtag streams).
+    pub duplicates: AtomicU64,
 }
 
 impl Stats {

@@ -1,7 +1,8 @@
 //! Stream rules with tags, from one JSON file shared by every source.
 //!
 //! `value` is the X filtered-stream query; `keywords` / `regex` match posts locally for
-//! sources without server-side rules (Bluesky Jetstream). The tag becomes the post's
+//! sources without server-side rules (Bluesky Jetstream, Mastodon); `hashtags` are the
+//! Mastodon hashtag streams (else the one-word keywords). The tag becomes the post's
 //! `matching_rules[].tag`, which the transform turns into `category`.
 //!
 //! ```json
@@ -51,6 +52,10 @@ pub struct Rule {
     /// Local matching: a regular expression.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regex: Option<String>,
+    /// Mastodon: the hashtags to stream (`#` optional); without them, the one-word
+    /// keywords.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hashtags: Vec<String>,
 }
 
 /// The rules of one file.
@@ -83,9 +88,13 @@ impl RuleSet {
             if rule.tag.trim().is_empty() {
                 return Err(format!("rule {} has an empty tag", i + 1));
             }
-            if rule.value.is_none() && rule.keywords.is_empty() && rule.regex.is_none() {
+            if rule.value.is_none()
+                && rule.keywords.is_empty()
+                && rule.regex.is_none()
+                && rule.hashtags.is_empty()
+            {
                 return Err(format!(
-                    "rule {} ({}) needs a value, keywords or a regex",
+                    "rule {} ({}) needs a value, keywords, a regex or hashtags",
                     i + 1,
                     rule.tag
                 ));
@@ -113,6 +122,7 @@ pub fn from_flags(flags: &[String]) -> Result<RuleSet, String> {
                 value: Some(query.trim().to_string()),
                 keywords: Vec::new(),
                 regex: None,
+                hashtags: Vec::new(),
             }),
             _ => Err(format!(
                 "--rule {f:?}: expected TAG=QUERY, e.g. cats=\"cat has:images\""
@@ -208,7 +218,7 @@ mod tests {
             .contains("no rules"));
         assert!(RuleSet::parse(r#"{"rules": [{"tag": "a"}]}"#)
             .unwrap_err()
-            .contains("needs a value, keywords or a regex"));
+            .contains("needs a value, keywords, a regex or hashtags"));
         assert!(RuleSet::parse(r#"{"rules": [{"tag": " ", "value": "x"}]}"#)
             .unwrap_err()
             .contains("empty tag"));

@@ -185,7 +185,9 @@ impl Spec {
             return Err("visState has no bucket aggregation".into());
         }
         if chart == Chart::Map && buckets.len() > 1 {
-            return Err("a map with more than one bucket aggregation: the preview draws one grid".into());
+            return Err(
+                "a map with more than one bucket aggregation: the preview draws one grid".into(),
+            );
         }
         let value_axis = vis["params"]["valueAxes"][0]["title"]["text"]
             .as_str()
@@ -220,10 +222,9 @@ impl Spec {
                 }
                 "geohash_grid" => {
                     // Dashboards' useGeocentroid: each cell also carries its centroid.
-                    inner.get_or_insert_with(Map::new).insert(
-                        CENTROID.into(),
-                        json!({"geo_centroid": {"field": b.field}}),
-                    );
+                    inner
+                        .get_or_insert_with(Map::new)
+                        .insert(CENTROID.into(), json!({"geo_centroid": {"field": b.field}}));
                     json!({"field": b.field, "precision": b.params["precision"].as_u64().unwrap_or(2)})
                 }
                 _ => {
@@ -465,7 +466,13 @@ mod tests {
         );
         assert_eq!(
             f.rows,
-            vec![vec![json!("dr5"), json!(40.7), json!(-74.0), json!(2), json!(-0.5)]]
+            vec![vec![
+                json!("dr5"),
+                json!(40.7),
+                json!(-74.0),
+                json!(2),
+                json!(-0.5)
+            ]]
         );
     }
 

@@ -73,13 +73,17 @@ fn map_precision() -> usize {
 }
 
 type Rows = BTreeMap<Vec<String>, Vec<f64>>;
+/// Reads a value of a document (`None`: it has none).
+type ValueOf<'a> = dyn Fn(&Value) -> Option<f64> + 'a;
+/// Per key: the count, and each value's sum and count.
+type Sums = BTreeMap<Vec<String>, (f64, Vec<(f64, f64)>)>;
 
 /// Expected rows per panel, computed from the documents: key(s) → values.
 fn expected(docs: &[Value]) -> BTreeMap<&'static str, Rows> {
     // For each key of each document: the count, and the mean of each value it has.
     let group = |key_of: &dyn Fn(&Value) -> Vec<Vec<String>>,
-                 values: &[&dyn Fn(&Value) -> Option<f64>]| {
-        let mut sums: BTreeMap<Vec<String>, (f64, Vec<(f64, f64)>)> = BTreeMap::new();
+                 values: &[&ValueOf<'_>]| {
+        let mut sums: Sums = BTreeMap::new();
         for d in docs {
             for k in key_of(d) {
                 let e = sums
@@ -132,8 +136,9 @@ fn expected(docs: &[Value]) -> BTreeMap<&'static str, Rows> {
     let lon = |d: &Value| d["location"]["lon"].as_f64();
     let precision = map_precision();
     let cell = |d: &Value| match (lat(d), lon(d)) {
-        (Some(y), Some(x)) => vec![vec![geohash::encode(geohash::Coord { x, y }, precision)
-            .expect("geohash")]],
+        (Some(y), Some(x)) => vec![vec![
+            geohash::encode(geohash::Coord { x, y }, precision).expect("geohash")
+        ]],
         _ => vec![],
     };
     // A map cell: the centroid's latitude and longitude, the count, the mean sentiment.
@@ -265,7 +270,15 @@ async fn check_page(url: &str, docs: &[Value], name: &str, exact_cells: bool) {
                 );
             }
         }
-        if ["posts-per-category", "top-hashtags", "languages", "places", "regions"].contains(id) {
+        if [
+            "posts-per-category",
+            "top-hashtags",
+            "languages",
+            "places",
+            "regions",
+        ]
+        .contains(id)
+        {
             let counts: Vec<f64> = shown.iter().map(|(_, v)| v[0]).collect();
             assert!(
                 counts.windows(2).all(|w| w[0] >= w[1]),

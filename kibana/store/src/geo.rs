@@ -232,8 +232,14 @@ mod tests {
             let bbox = geohash::decode_bbox(&hash).expect("decode");
             assert!((bbox.max().y - bbox.min().y - height).abs() < 1e-9, "p={p}");
             assert!((bbox.max().x - bbox.min().x - width).abs() < 1e-9, "p={p}");
-            assert!(((bbox.min().y + 90.0) / height).fract().abs() < 1e-9, "p={p}");
-            assert!(((bbox.min().x + 180.0) / width).fract().abs() < 1e-9, "p={p}");
+            assert!(
+                ((bbox.min().y + 90.0) / height).fract().abs() < 1e-9,
+                "p={p}"
+            );
+            assert!(
+                ((bbox.min().x + 180.0) / width).fract().abs() < 1e-9,
+                "p={p}"
+            );
         }
     }
 }

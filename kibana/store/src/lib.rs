@@ -243,8 +243,9 @@ impl Store {
                 Value::Null,
             ),
             Some(asked) => {
-                let aggs: Aggregations = serde_json::from_value(geo::rewrite(&asked, &self.mapping)?)
-                    .map_err(|e| StoreError::Unsupported(format!("aggregations: {e}")))?;
+                let aggs: Aggregations =
+                    serde_json::from_value(geo::rewrite(&asked, &self.mapping)?)
+                        .map_err(|e| StoreError::Unsupported(format!("aggregations: {e}")))?;
                 let context = AggContextParams::new(
                     AggregationLimitsGuard::default(),
                     self.index.tokenizers().clone(),

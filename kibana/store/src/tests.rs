@@ -82,7 +82,10 @@ fn a_geohash_grid_and_its_centroids_are_those_of_the_located_documents() {
     let store = Store::open(dir.path(), Mode::Write).expect("open");
     let docs: Vec<(String, String)> = [fixture_docs("basic"), fixture_docs("places")].concat();
     let refused = store
-        .add(docs.iter().map(|(id, json)| (id.as_str(), "social-posts-2023-03-14", json.as_str())))
+        .add(
+            docs.iter()
+                .map(|(id, json)| (id.as_str(), "social-posts-2023-03-14", json.as_str())),
+        )
         .expect("add");
     assert!(refused.iter().all(Option::is_none), "{refused:?}");
     store.commit().expect("commit");
@@ -113,19 +116,38 @@ fn a_geohash_grid_and_its_centroids_are_those_of_the_located_documents() {
             .expect("geohash_grid");
         let cells = r["aggregations"]["2"]["buckets"].as_array().expect("cells");
         assert_eq!(cells.len(), want.len(), "precision {precision}: {r}");
-        let counts: Vec<u64> = cells.iter().map(|c| c["doc_count"].as_u64().unwrap()).collect();
-        assert!(counts.windows(2).all(|w| w[0] >= w[1]), "by count: {counts:?}");
+        let counts: Vec<u64> = cells
+            .iter()
+            .map(|c| c["doc_count"].as_u64().unwrap())
+            .collect();
+        assert!(
+            counts.windows(2).all(|w| w[0] >= w[1]),
+            "by count: {counts:?}"
+        );
         for c in cells {
             let key = c["key"].as_str().expect("key");
             let members = &want[key];
             let n = members.len() as f64;
             let mean = |f: &dyn Fn(&Value) -> f64| members.iter().map(|d| f(d)).sum::<f64>() / n;
             assert_eq!(c["doc_count"].as_u64(), Some(members.len() as u64), "{key}");
-            assert_eq!(c["c"]["count"].as_u64(), Some(members.len() as u64), "{key}");
+            assert_eq!(
+                c["c"]["count"].as_u64(),
+                Some(members.len() as u64),
+                "{key}"
+            );
             for (got, expected) in [
-                (&c["1"]["value"], mean(&|d| d["sentiment"]["score"].as_f64().unwrap())),
-                (&c["c"]["location"]["lat"], mean(&|d| d["location"]["lat"].as_f64().unwrap())),
-                (&c["c"]["location"]["lon"], mean(&|d| d["location"]["lon"].as_f64().unwrap())),
+                (
+                    &c["1"]["value"],
+                    mean(&|d| d["sentiment"]["score"].as_f64().unwrap()),
+                ),
+                (
+                    &c["c"]["location"]["lat"],
+                    mean(&|d| d["location"]["lat"].as_f64().unwrap()),
+                ),
+                (
+                    &c["c"]["location"]["lon"],
+                    mean(&|d| d["location"]["lon"].as_f64().unwrap()),
+                ),
             ] {
                 let got = got.as_f64().unwrap_or_else(|| panic!("{key}: {c}"));
                 assert!((got - expected).abs() < 1e-9, "{key}: {got} vs {expected}");
@@ -140,7 +162,9 @@ fn a_geohash_grid_and_its_centroids_are_those_of_the_located_documents() {
                 "aggs": {"c": {"geo_centroid": {"field": "location"}}}}}}),
         )
         .expect("terms + geo_centroid");
-    let buckets = r["aggregations"]["t"]["buckets"].as_array().expect("buckets");
+    let buckets = r["aggregations"]["t"]["buckets"]
+        .as_array()
+        .expect("buckets");
     assert!(!buckets.is_empty());
     let mut centroids = 0;
     for b in buckets {

@@ -12,9 +12,10 @@ use std::time::Duration;
 use anyhow::Result;
 use producer::rules::{LocalMatcher, RuleSet};
 use producer::sink::Fate;
+use producer::source::cursor::{read_cursor, write_cursor};
 use producer::source::reconnect::Sleeper;
 use producer::source::x::XClient;
-use producer::source::{file, jetstream};
+use producer::source::{file, jetstream, mastodon};
 
 use crate::cli::Command;
 
@@ -56,21 +57,11 @@ pub async fn dispatch(command: Command) -> Result<()> {
         } => {
             let set = RuleSet::load(&rules)?;
             let matcher = LocalMatcher::new(&set).map_err(anyhow::Error::msg)?;
-            let cursor = jetstream::read_cursor(&cursor_file);
+            let cursor = read_cursor(&cursor_file);
             if let Some(c) = cursor {
                 tracing::info!(cursor = c, file = %cursor_file.display(), "resuming after the last settled post");
             }
-            // The cursor moves past posts once they are delivered or spilled (not lost).
-            let confirm = |records: &[&producer::record::Record], fate: Fate| {
-                if fate == Fate::Lost {
-                    return;
-                }
-                if let Some(c) = records.iter().filter_map(|r| r.cursor).max() {
-                    if let Err(err) = jetstream::write_cursor(&cursor_file, c) {
-                        tracing::warn!(%err, file = %cursor_file.display(), "cannot write the cursor file");
-                    }
-                }
-            };
+            let confirm = confirm_cursor(cursor_file);
             run::pipeline(sink, confirm, move |tx, stats, stop| async move {
                 jetstream::stream(
                     &jetstream_url,
@@ -82,6 +73,53 @@ pub async fn dispatch(command: Command) -> Result<()> {
                     stop,
                 )
                 .await
+            })
+            .await
+        }
+        Command::Mastodon {
+            rules,
+            mastodon_url,
+            access_token,
+            public,
+            cursor_file,
+            backfill_max,
+            stall_secs,
+            sink,
+        } => {
+            let set = RuleSet::load(&rules)?;
+            let timeline = match public {
+                true => mastodon::Timeline::Public,
+                false => {
+                    let tags = mastodon::hashtags(&set);
+                    anyhow::ensure!(
+                        !tags.is_empty(),
+                        "{}: no rule has hashtags or one-word keywords to stream; add \"hashtags\" or use --public",
+                        rules.display()
+                    );
+                    mastodon::Timeline::Hashtags(tags)
+                }
+            };
+            anyhow::ensure!(
+                !access_token.trim().is_empty(),
+                "MASTODON_ACCESS_TOKEN is empty"
+            );
+            let cursor = read_cursor(&cursor_file);
+            if let Some(c) = cursor {
+                tracing::info!(cursor = c, file = %cursor_file.display(), "reading back from the last settled status");
+            }
+            let config = mastodon::MastodonConfig {
+                url: mastodon_url,
+                token: access_token,
+                timeline,
+                tagger: mastodon::Tagger::new(&set),
+                stall: Duration::from_secs(stall_secs),
+                backfill_max,
+            };
+            let confirm = confirm_cursor(cursor_file);
+            run::pipeline(sink, confirm, move |tx, stats, stop| async move {
+                mastodon::stream(config, cursor, tx, stats, Sleeper::Real, stop)
+                    .await
+                    .map_err(producer::source::SourceError::from)
             })
             .await
         }
@@ -111,6 +149,20 @@ pub async fn dispatch(command: Command) -> Result<()> {
                 move |tx, stats, stop| file::replay(path, None, false, tx, stats, stop),
             )
             .await
+        }
+    }
+}
+
+/// Moves the cursor file past posts once they are delivered or spilled (not lost).
+fn confirm_cursor(path: std::path::PathBuf) -> impl FnMut(&[&producer::record::Record], Fate) {
+    move |records, fate| {
+        if fate == Fate::Lost {
+            return;
+        }
+        if let Some(c) = records.iter().filter_map(|r| r.cursor).max() {
+            if let Err(err) = write_cursor(&path, c) {
+                tracing::warn!(%err, file = %path.display(), "cannot write the cursor file");
+            }
         }
     }
 }

@@ -8,7 +8,6 @@
 //! cursor are skipped, so with no duplicate. Reconnects back off like network errors on
 //! X (linear, 250 ms steps, up to 16 s), resuming from the last event received.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -99,17 +98,7 @@ pub fn map_event(message: &str, matcher: &LocalMatcher) -> Option<(u64, Record)>
     Some((event.time_us, record))
 }
 
-/// Reads the cursor file (`time_us` of the last delivered post).
-pub fn read_cursor(path: &PathBuf) -> Option<u64> {
-    std::fs::read_to_string(path).ok()?.trim().parse().ok()
-}
-
-/// Writes the cursor file atomically (temporary file, then rename).
-pub fn write_cursor(path: &PathBuf, cursor: u64) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, format!("{cursor}\n"))?;
-    std::fs::rename(tmp, path)
-}
+pub use super::cursor::{read_cursor, write_cursor};
 
 /// Reads Jetstream into `tx` until `shutdown` turns true or the queue closes.
 ///
@@ -243,14 +232,5 @@ mod tests {
             assert!(map_event(msg, &m).is_none(), "{msg}");
         }
         assert_eq!(peek_time(identity), Some(4));
-    }
-
-    #[test]
-    fn cursor_file_round_trips() {
-        let path = std::env::temp_dir().join(format!("jetstream-cursor-{}", std::process::id()));
-        write_cursor(&path, 42).unwrap();
-        assert_eq!(read_cursor(&path), Some(42));
-        std::fs::remove_file(&path).unwrap();
-        assert_eq!(read_cursor(&path), None);
     }
 }

@@ -12,6 +12,7 @@ pub mod comprehend_server;
 pub mod firehose_server;
 pub mod http;
 pub mod jetstream_server;
+pub mod mastodon_server;
 pub mod runtime_api;
 pub mod servers;
 pub mod x_server;
