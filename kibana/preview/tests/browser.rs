@@ -81,8 +81,7 @@ type Sums = BTreeMap<Vec<String>, (f64, Vec<(f64, f64)>)>;
 /// Expected rows per panel, computed from the documents: key(s) → values.
 fn expected(docs: &[Value]) -> BTreeMap<&'static str, Rows> {
     // For each key of each document: the count, and the mean of each value it has.
-    let group = |key_of: &dyn Fn(&Value) -> Vec<Vec<String>>,
-                 values: &[&ValueOf<'_>]| {
+    let group = |key_of: &dyn Fn(&Value) -> Vec<Vec<String>>, values: &[&ValueOf<'_>]| {
         let mut sums: Sums = BTreeMap::new();
         for d in docs {
             for k in key_of(d) {
