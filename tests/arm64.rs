@@ -181,6 +181,29 @@ fn the_arm64_transform_answers_the_fixtures_with_plain_or_json_logs() {
         "one EMF line per reported category: {log}"
     );
 
+    // The zip carries the example regions (`--include fixtures/regions`), beside
+    // `bootstrap` as on Lambda (/var/task): the places fixture gets its regions from them.
+    let regions = bootstrap
+        .parent()
+        .unwrap()
+        .join("fixtures/regions/cities.geojson");
+    assert!(regions.exists(), "the zip carries {}", regions.display());
+    let api = RuntimeApi::start();
+    let function = Function::start(
+        &bootstrap,
+        &api,
+        &[
+            ("AWS_LAMBDA_FUNCTION_NAME", "transform"),
+            ("REGIONS_GEOJSON", regions.to_str().unwrap()),
+        ],
+    );
+    let event = std::fs::read(root().join("fixtures/firehose/places.json")).unwrap();
+    api.invoke("places", &event, Duration::from_secs(120));
+    let answered: FirehoseResponse =
+        serde_json::from_slice(&response(api.answer("places", WAIT))).unwrap();
+    assert_matches_expected("places", &answered);
+    function.stop();
+
     // Lambda's JSON log format: every line a JSON object.
     let api = RuntimeApi::start();
     let function = Function::start(

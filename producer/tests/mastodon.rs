@@ -3,7 +3,8 @@
 //! timelines (`test_support::mastodon_server`): one stream per hashtag, a status on two
 //! streams sent once, a cut-off stream reconnecting after 250 ms and reading the gap back
 //! from the timeline (`min_id`), a restart from the cursor file, `Last-Event-ID` when the
-//! server gives ids, and a refused token ending the run.
+//! server gives ids, and a refused token ending the run; then `producer mastodon` itself
+//! into the Firehose test server (SIGTERM, the summary, the cursor file).
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
@@ -267,4 +268,113 @@ fn the_public_timeline_is_matched_locally() {
     assert!(seen
         .timelines
         .contains(&"/api/v1/timelines/public?min_id=108&limit=40".to_string()));
+}
+
+/// `producer mastodon` against the local instance, into the Firehose test server.
+fn command(mastodon: &str, firehose: &str, token: &str, tag: &str) -> std::process::Command {
+    let dir = std::env::temp_dir();
+    let file = |what: &str| dir.join(format!("mastodon-cli-{}-{tag}-{what}", std::process::id()));
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_producer"));
+    cmd.args(["mastodon", "--mastodon-url", mastodon, "--rules"])
+        .arg(file("rules.json"))
+        .arg("--cursor-file")
+        .arg(file("cursor"))
+        .args(["--stream", "social-posts", "--firehose-endpoint-url", firehose])
+        .arg("--spill-file")
+        .arg(file("spill.ndjson"))
+        .arg("--rejects-file")
+        .arg(file("rejects.ndjson"))
+        .env("MASTODON_ACCESS_TOKEN", token)
+        .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .env_remove("PRODUCER_RULES")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    std::fs::write(file("rules.json"), RULES).unwrap();
+    let _ = std::fs::remove_file(file("cursor"));
+    cmd
+}
+
+fn summary_value(stderr: &str, row: &str) -> u64 {
+    stderr
+        .lines()
+        .find(|l| l.trim_start().starts_with(row))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no summary row {row:?} in:\n{stderr}"))
+}
+
+#[test]
+fn the_command_delivers_every_post_once_stops_on_sigterm_and_keeps_the_cursor() {
+    use std::io::Read;
+    use test_support::firehose_server::{Behaviour, FirehoseServer};
+    let server = MastodonServer::start(statuses(), false);
+    let firehose = FirehoseServer::start(Behaviour::default());
+    let mut child = command(&server.url, firehose.url(), TOKEN, "run")
+        .spawn()
+        .unwrap();
+    let want = wanted();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while firehose.seen().accepted.len() < want.len() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // A moment for a duplicate to show, then a stop.
+    std::thread::sleep(Duration::from_millis(500));
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", "--", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "exit {exit:?}: {stderr}");
+    let accepted: Vec<Value> = firehose
+        .seen()
+        .accepted
+        .iter()
+        .map(|r| serde_json::from_slice(r).unwrap())
+        .collect();
+    let mut ids: Vec<u64> = accepted
+        .iter()
+        .map(|v| {
+            let uri = v["data"]["id"].as_str().unwrap();
+            uri.rsplit('/').next().unwrap().parse().unwrap()
+        })
+        .collect();
+    ids.sort();
+    assert_eq!(ids, want, "every post once: {stderr}");
+    assert_eq!(summary_value(&stderr, "read"), want.len() as u64);
+    assert_eq!(summary_value(&stderr, "delivered to firehose"), want.len() as u64);
+    assert!(summary_value(&stderr, "read back after a gap") >= 4, "{stderr}");
+    assert!(summary_value(&stderr, "duplicates (not sent)") >= 3, "{stderr}");
+    let cursor = std::env::temp_dir().join(format!("mastodon-cli-{}-run-cursor", std::process::id()));
+    assert_eq!(
+        producer::source::cursor::read_cursor(&cursor),
+        want.iter().max().copied(),
+        "the cursor file holds the last settled status"
+    );
+}
+
+#[test]
+fn the_command_with_a_refused_token_exits_non_zero_naming_it() {
+    use test_support::firehose_server::{Behaviour, FirehoseServer};
+    let server = MastodonServer::start(statuses(), false);
+    let firehose = FirehoseServer::start(Behaviour::default());
+    let out = command(&server.url, firehose.url(), "wrong", "refused")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("refused the access token (HTTP 401)"), "{stderr}");
+    assert!(stderr.contains("MASTODON_ACCESS_TOKEN"), "{stderr}");
+    assert!(firehose.seen().accepted.is_empty());
 }

@@ -25,8 +25,12 @@ fn fixture_docs(name: &str) -> Vec<(String, String)> {
 }
 
 fn filled(dir: &Path) -> Store {
+    filled_with(dir, &docs())
+}
+
+/// A store at `dir` holding `docs`, committed.
+fn filled_with(dir: &Path, docs: &[(String, String)]) -> Store {
     let store = Store::open(dir, Mode::Write).expect("open");
-    let docs = docs();
     let refused = store
         .add(
             docs.iter()
@@ -79,16 +83,8 @@ fn aggregations_answer_what_the_documents_say() {
 #[test]
 fn a_geohash_grid_and_its_centroids_are_those_of_the_located_documents() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path(), Mode::Write).expect("open");
     let docs: Vec<(String, String)> = [fixture_docs("basic"), fixture_docs("places")].concat();
-    let refused = store
-        .add(
-            docs.iter()
-                .map(|(id, json)| (id.as_str(), "social-posts-2023-03-14", json.as_str())),
-        )
-        .expect("add");
-    assert!(refused.iter().all(Option::is_none), "{refused:?}");
-    store.commit().expect("commit");
+    let store = filled_with(dir.path(), &docs);
     let located: Vec<Value> = docs
         .iter()
         .map(|(_, d)| serde_json::from_str::<Value>(d).expect("doc"))

@@ -153,13 +153,17 @@ pub async fn dispatch(command: Command) -> Result<()> {
     }
 }
 
-/// Moves the cursor file past posts once they are delivered or spilled (not lost).
+/// Moves the cursor file past posts once they are delivered or spilled (not lost); it
+/// only moves forward (Mastodon's streams settle out of order).
 fn confirm_cursor(path: std::path::PathBuf) -> impl FnMut(&[&producer::record::Record], Fate) {
+    let mut highest = read_cursor(&path);
     move |records, fate| {
         if fate == Fate::Lost {
             return;
         }
-        if let Some(c) = records.iter().filter_map(|r| r.cursor).max() {
+        let batch = records.iter().filter_map(|r| r.cursor).max();
+        if let Some(c) = batch.filter(|c| highest.is_none_or(|h| *c > h)) {
+            highest = Some(c);
             if let Err(err) = write_cursor(&path, c) {
                 tracing::warn!(%err, file = %path.display(), "cannot write the cursor file");
             }

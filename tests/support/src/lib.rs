@@ -249,7 +249,7 @@ pub fn target_dir() -> PathBuf {
 }
 
 /// Builds the deployed arm64 Lambda zips (`cargo lambda build --release --arm64 --bin
-/// transform --bin setup --output-format zip`, zig from `.venv`) and returns the directory
+/// transform --bin setup --output-format zip --include fixtures/regions`, zig from `.venv`) and returns the directory
 /// holding `transform/bootstrap.zip` and `setup/bootstrap.zip`. Cargo rebuilds only what
 /// changed, so the zips are always this checkout's.
 pub fn arm64_lambda_zips() -> PathBuf {
@@ -270,6 +270,9 @@ pub fn arm64_lambda_zips() -> PathBuf {
             "setup",
             "--output-format",
             "zip",
+            // The example regions, as the README's build puts them in the zips.
+            "--include",
+            "fixtures/regions",
         ])
         .current_dir(root())
         .env("PATH", std::env::join_paths(paths).expect("a PATH"))
