@@ -279,7 +279,12 @@ fn command(mastodon: &str, firehose: &str, token: &str, tag: &str) -> std::proce
         .arg(file("rules.json"))
         .arg("--cursor-file")
         .arg(file("cursor"))
-        .args(["--stream", "social-posts", "--firehose-endpoint-url", firehose])
+        .args([
+            "--stream",
+            "social-posts",
+            "--firehose-endpoint-url",
+            firehose,
+        ])
         .arg("--spill-file")
         .arg(file("spill.ndjson"))
         .arg("--rejects-file")
@@ -353,10 +358,20 @@ fn the_command_delivers_every_post_once_stops_on_sigterm_and_keeps_the_cursor() 
     ids.sort();
     assert_eq!(ids, want, "every post once: {stderr}");
     assert_eq!(summary_value(&stderr, "read"), want.len() as u64);
-    assert_eq!(summary_value(&stderr, "delivered to firehose"), want.len() as u64);
-    assert!(summary_value(&stderr, "read back after a gap") >= 4, "{stderr}");
-    assert!(summary_value(&stderr, "duplicates (not sent)") >= 3, "{stderr}");
-    let cursor = std::env::temp_dir().join(format!("mastodon-cli-{}-run-cursor", std::process::id()));
+    assert_eq!(
+        summary_value(&stderr, "delivered to firehose"),
+        want.len() as u64
+    );
+    assert!(
+        summary_value(&stderr, "read back after a gap") >= 4,
+        "{stderr}"
+    );
+    assert!(
+        summary_value(&stderr, "duplicates (not sent)") >= 3,
+        "{stderr}"
+    );
+    let cursor =
+        std::env::temp_dir().join(format!("mastodon-cli-{}-run-cursor", std::process::id()));
     assert_eq!(
         producer::source::cursor::read_cursor(&cursor),
         want.iter().max().copied(),
@@ -374,7 +389,10 @@ fn the_command_with_a_refused_token_exits_non_zero_naming_it() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
-    assert!(stderr.contains("refused the access token (HTTP 401)"), "{stderr}");
+    assert!(
+        stderr.contains("refused the access token (HTTP 401)"),
+        "{stderr}"
+    );
     assert!(stderr.contains("MASTODON_ACCESS_TOKEN"), "{stderr}");
     assert!(firehose.seen().accepted.is_empty());
 }

@@ -62,11 +62,9 @@ fn the_command_prints_what_it_did_then_that_nothing_changed() {
         "  index template  created    social-posts for social-posts*"
     );
     // The bundled saved objects, counted by type.
-    let bundled = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../dashboards.ndjson"
-    ))
-    .unwrap();
+    let bundled =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../dashboards.ndjson"))
+            .unwrap();
     let of_type = |t: &str| {
         bundled
             .lines()
