@@ -220,7 +220,11 @@ pub fn html_to_text(html: &str) -> String {
 /// original post a rule tags. `None` for the rest (reblogs, other visibilities, untagged
 /// posts, what is not a status).
 pub fn map_status(status: &str, tagger: &Tagger) -> Option<Record> {
-    let s: Status = serde_json::from_str(status).ok()?;
+    to_record(serde_json::from_str(status).ok()?, tagger)
+}
+
+/// [`map_status`] of a status already read.
+fn to_record(s: Status, tagger: &Tagger) -> Option<Record> {
     if s.reblog.is_some() || s.visibility.as_deref().is_some_and(|v| v != "public") {
         return None;
     }
@@ -506,7 +510,10 @@ impl One {
                 debug!(event = %event.event, "mastodon: event skipped");
                 continue;
             }
-            if !self.offer(&event.data, false).await {
+            if !self
+                .offer(serde_json::from_str(&event.data).ok(), false)
+                .await
+            {
                 return Ok(Ended::Stop);
             }
         }
@@ -542,15 +549,16 @@ impl One {
                 return Ok(None);
             }
             // A page after `min_id` comes newest first.
-            let mut statuses: Vec<(u64, Value)> = statuses
+            let mut statuses: Vec<(u64, Option<Status>)> = statuses
                 .into_iter()
                 .filter_map(|s| Some((s["id"].as_str()?.parse().ok()?, s)))
+                .map(|(id, s)| (id, serde_json::from_value(s).ok()))
                 .collect();
             statuses.sort_by_key(|(id, _)| *id);
-            for (id, s) in &statuses {
-                min_id = min_id.max(*id);
+            for (id, s) in statuses {
+                min_id = min_id.max(id);
                 read += 1;
-                if !self.offer(&s.to_string(), true).await {
+                if !self.offer(s, true).await {
                     return Ok(Some(Ended::Stop));
                 }
             }
@@ -559,14 +567,14 @@ impl One {
         Ok(None)
     }
 
-    /// Sends a status on, once (`backfilled`: read back from the timeline); false when the
-    /// queue is closed.
-    async fn offer(&self, status: &str, backfilled: bool) -> bool {
-        let id = serde_json::from_str::<Value>(status)
-            .ok()
-            .and_then(|v| v["id"].as_str().map(str::to_string));
-        let number = id.as_deref().and_then(|i| i.parse::<u64>().ok());
-        if let Some(n) = number {
+    /// Sends a status on, once (`backfilled`: read back from the timeline; `None`: not a
+    /// status); false when the queue is closed.
+    async fn offer(&self, status: Option<Status>, backfilled: bool) -> bool {
+        let Some(status) = status else {
+            Stats::add(&self.stats.skipped, 1);
+            return true;
+        };
+        if let Ok(n) = status.id.parse::<u64>() {
             self.newest.fetch_max(n, Ordering::Relaxed);
             if self.cursor.is_some_and(|c| n <= c) {
                 debug!(id = n, "mastodon: delivered before this run; skipped");
@@ -574,19 +582,16 @@ impl One {
                 return true;
             }
         }
-        let first = match (&id, self.shared.lock()) {
-            (Some(id), Ok(mut shared)) => shared.first(id),
-            _ => true,
+        let first = match self.shared.lock() {
+            Ok(mut shared) => shared.first(&status.id),
+            Err(_) => true,
         };
         if !first {
-            debug!(
-                id = id.as_deref().unwrap_or_default(),
-                "mastodon: a second copy; skipped"
-            );
+            debug!(id = %status.id, "mastodon: a second copy; skipped");
             Stats::add(&self.stats.duplicates, 1);
             return true;
         }
-        match map_status(status, &self.config.tagger) {
+        match to_record(status, &self.config.tagger) {
             Some(record) => {
                 Stats::add(&self.stats.received, 1);
                 if backfilled {
