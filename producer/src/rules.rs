@@ -58,6 +58,20 @@ pub struct Rule {
     pub hashtags: Vec<String>,
 }
 
+impl Rule {
+    /// Its Mastodon hashtags, without `#` and lowercased: `hashtags`, else `keywords`.
+    pub fn mastodon_hashtags(&self) -> Vec<String> {
+        let words = match self.hashtags.is_empty() {
+            false => &self.hashtags,
+            true => &self.keywords,
+        };
+        words
+            .iter()
+            .map(|w| w.trim_start_matches('#').to_lowercase())
+            .collect()
+    }
+}
+
 /// The rules of one file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleSet {

@@ -91,12 +91,7 @@ impl Timeline {
 pub fn hashtags(set: &RuleSet) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for rule in &set.rules {
-        let words = match rule.hashtags.is_empty() {
-            false => &rule.hashtags,
-            true => &rule.keywords,
-        };
-        for w in words {
-            let tag = w.trim_start_matches('#').to_lowercase();
+        for tag in rule.mastodon_hashtags() {
             if !tag.is_empty()
                 && tag.chars().all(|c| c.is_alphanumeric() || c == '_')
                 && !out.contains(&tag)
@@ -121,17 +116,7 @@ impl Tagger {
         let by_hashtag = set
             .rules
             .iter()
-            .map(|r| {
-                let words = match r.hashtags.is_empty() {
-                    false => &r.hashtags,
-                    true => &r.keywords,
-                };
-                let tags = words
-                    .iter()
-                    .map(|w| w.trim_start_matches('#').to_lowercase())
-                    .collect();
-                (r.tag.clone(), tags)
-            })
+            .map(|r| (r.tag.clone(), r.mastodon_hashtags()))
             .collect();
         Tagger {
             by_hashtag,
