@@ -21,6 +21,10 @@ use crate::StoreError;
 /// rewritten `geo_centroid`'s longitude; `#` cannot start or end a name the panels use.
 const LON: &str = "#lon";
 
+/// OpenSearch's `geohash_grid` defaults: precision and size.
+const PRECISION: usize = 5;
+const SIZE: usize = 10_000;
+
 /// Rewrites the geo aggregations of an `aggs` object into tantivy's.
 pub fn rewrite(aggs: &Value, mapping: &Mapping) -> Result<Value, StoreError> {
     let Some(aggs) = aggs.as_object() else {
@@ -84,8 +88,9 @@ pub fn restore(aggs: &Value, result: &mut Value) -> Result<(), StoreError> {
         };
         let sub = sub_aggs(body);
         if let Some(grid) = body.get("geohash_grid") {
-            let precision = grid["precision"].as_u64().unwrap_or(5) as usize;
-            let size = grid["size"].as_u64().unwrap_or(10_000) as usize;
+            // [`rewrite`] refused a bad precision before the search.
+            let precision = grid["precision"].as_u64().map_or(PRECISION, |p| p as usize);
+            let size = grid["size"].as_u64().map_or(SIZE, |s| s as usize);
             let histogram = result.remove(name).unwrap_or(Value::Null);
             let mut buckets = grid_buckets(&histogram, precision)?;
             for b in &mut buckets {
@@ -158,7 +163,7 @@ fn grid_params(grid: &Value, mapping: &Mapping) -> Result<(String, usize), Store
         }
     }
     let precision = match &grid["precision"] {
-        Value::Null => 5,
+        Value::Null => PRECISION,
         p => p.as_u64().filter(|p| (1..=12).contains(p)).ok_or_else(|| {
             StoreError::Search(format!(
                 "Invalid geohash aggregation precision of {p}. Must be between 1 and 12."
