@@ -5,6 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+/// The rules file every rules-reading command uses unless told (`PRODUCER_RULES`).
+const DEFAULT_RULES: &str = "producer/rules/cats-dogs.json";
+
 /// Read live post streams into an Amazon Data Firehose delivery stream.
 #[derive(Parser)]
 #[command(version, about)]
@@ -122,7 +125,7 @@ pub enum Command {
         #[arg(
             long,
             env = "PRODUCER_RULES",
-            default_value = "producer/rules/cats-dogs.json"
+            default_value = DEFAULT_RULES
         )]
         rules: PathBuf,
         /// Jetstream websocket URL.
@@ -146,7 +149,7 @@ pub enum Command {
         #[arg(
             long,
             env = "PRODUCER_RULES",
-            default_value = "producer/rules/cats-dogs.json"
+            default_value = DEFAULT_RULES
         )]
         rules: PathBuf,
         /// The instance.
@@ -378,7 +381,7 @@ pub enum RulesAction {
         #[arg(
             long,
             env = "PRODUCER_RULES",
-            default_value = "producer/rules/cats-dogs.json"
+            default_value = DEFAULT_RULES
         )]
         rules: PathBuf,
         /// A rule as TAG=QUERY, instead of the file; repeat for more.
